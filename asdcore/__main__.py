@@ -1,0 +1,5 @@
+import sys
+
+from asdcore.cli import main
+
+sys.exit(main())

@@ -1,0 +1,42 @@
+"""Shared fixtures: isolated cache/workspace folders, the tiny synthetic dataset, real clips."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REAL_SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "real-samples"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_dirs(tmp_path_factory):
+    """Keep tests away from the developer's own cache/ and workspace/."""
+    base = tmp_path_factory.mktemp("asd-dirs")
+    old = {k: os.environ.get(k) for k in ("ASD_CACHE_DIR", "ASD_WORKSPACE_DIR")}
+    os.environ["ASD_CACHE_DIR"] = str(base / "cache")
+    os.environ["ASD_WORKSPACE_DIR"] = str(base / "workspace")
+    yield
+    for key, value in old.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory) -> Path:
+    """The `tiny` synthetic preset, generated once per test session (read-only by convention)."""
+    from asdcore import synth
+
+    out = tmp_path_factory.mktemp("tiny") / "dcase"
+    return synth.generate(out, preset="tiny", seed=0)
+
+
+@pytest.fixture(scope="session")
+def real_samples() -> Path:
+    """The real DCASE clips in ../shared/real-samples; tests using them skip when absent."""
+    if not REAL_SAMPLES.is_dir():
+        pytest.skip("../shared/real-samples is not present")
+    return REAL_SAMPLES
