@@ -1,0 +1,459 @@
+"""The run registry: one folder per training/scoring run, written crash-safely.
+
+A run lives in ``workspace_dir()/runs/<name>`` (or any folder given as a path)::
+
+    config.json      the full config, enough to reproduce the run
+    status.json      state (queued/running/done/failed/cancelled), pid and its start
+                     fingerprint, host, created/started/finished times, error message
+    progress.jsonl   append-only events (step, total, epoch, loss, message, time)
+    log.txt          the worker's stdout and stderr
+    cancel.request   present once a cancel was asked for; the worker polls it
+    metrics.json     official metrics once scored
+    weights/ embeddings/ scores/ submission/   artefacts
+
+Protocol: `create_run` makes a queued run; `launch` starts a detached worker process and
+records its pid; the worker wraps its work in ``with run.working():`` (sets running, then done,
+cancelled or failed with the error) and calls ``run.append_progress(...)`` and
+``run.cancel_requested()`` as it goes. `Run.status` never trusts a stale "running": when the
+recorded process is gone, or its pid now belongs to another process, it reports ``failed``
+(``cancelled`` if a cancel had been asked for).
+
+status.json and metrics.json are replaced atomically (`asdcore.atomic`) under a file lock, so
+the launcher and the worker can both update status.json without losing each other's fields.
+progress.jsonl is appended one whole line per ``write`` call (atomic for such small writes
+with O_APPEND); a reader ignores a torn last line left by a crash.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import fcntl
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+
+from asdcore.atomic import write_json
+from asdcore.errors import ASDError, Cancelled
+from asdcore.paths import workspace_dir
+
+STATES = ("queued", "running", "done", "failed", "cancelled")
+ACTIVE_STATES = ("queued", "running")
+MAX_NAME_LENGTH = 100
+_NAME_PATTERN = re.compile(r"[A-Za-z0-9_.-]+")
+
+# Launched children, kept so they can be reaped (no zombies in a long-lived launcher such as
+# the Streamlit server).
+_children: dict[int, subprocess.Popen] = {}
+
+
+def runs_dir() -> Path:
+    return workspace_dir() / "runs"
+
+
+def validate_run_name(name: str) -> str:
+    """Return ``name`` if it is a valid run name, else raise `ASDError` saying why."""
+    if not name or len(name) > MAX_NAME_LENGTH or not _NAME_PATTERN.fullmatch(name):
+        raise ASDError(f"Invalid run name {name!r}: use 1 to {MAX_NAME_LENGTH} letters, digits, "
+                       "'.', '_' or '-'.")
+    if name.startswith("."):
+        raise ASDError(f"Invalid run name {name!r}: it must not start with '.'.")
+    return name
+
+
+def run_path(name_or_path: str | os.PathLike) -> Path:
+    """The folder of a run given by name (kept under `runs_dir`) or by a path with a '/'."""
+    text = os.fspath(name_or_path)
+    if "/" in text or os.sep in text:
+        return Path(text).expanduser().absolute()
+    path = runs_dir() / validate_run_name(text)
+    # A symlink planted in the runs folder must not lead a name elsewhere.
+    if path.is_symlink():
+        raise ASDError(f"The run folder for {text!r} is a symbolic link; refusing to use it.")
+    return path
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+    """A run folder; every method reads or writes the folder, nothing is cached."""
+
+    path: Path
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    # --- locations ---
+    @property
+    def config_path(self) -> Path:
+        return self.path / "config.json"
+
+    @property
+    def status_path(self) -> Path:
+        return self.path / "status.json"
+
+    @property
+    def progress_path(self) -> Path:
+        return self.path / "progress.jsonl"
+
+    @property
+    def log_path(self) -> Path:
+        return self.path / "log.txt"
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.path / "metrics.json"
+
+    @property
+    def cancel_path(self) -> Path:
+        return self.path / "cancel.request"
+
+    @property
+    def weights_dir(self) -> Path:
+        return self.path / "weights"
+
+    @property
+    def embeddings_dir(self) -> Path:
+        return self.path / "embeddings"
+
+    @property
+    def scores_dir(self) -> Path:
+        return self.path / "scores"
+
+    @property
+    def submission_dir(self) -> Path:
+        return self.path / "submission"
+
+    # --- config and metrics ---
+    def config(self) -> dict:
+        return _read_json(self.config_path)
+
+    def write_metrics(self, metrics: Mapping) -> None:
+        write_json(self.metrics_path, dict(metrics))
+
+    def metrics(self) -> dict | None:
+        return _read_json(self.metrics_path) if self.metrics_path.exists() else None
+
+    # --- status ---
+    def raw_status(self) -> dict:
+        """status.json as written, without the liveness check of `status`."""
+        return _read_json(self.status_path)
+
+    def set_status(self, state: str, **fields) -> dict:
+        """Set the state (and any other fields); times are stamped automatically."""
+        if state not in STATES:
+            raise ValueError(f"unknown run state {state!r}")
+
+        def change(status: dict) -> None:
+            status.update(fields, state=state)
+            if state == "running":
+                status.setdefault("started", _now())
+            if state not in ACTIVE_STATES:
+                status["finished"] = _now()
+        return self._update_status(change)
+
+    def status(self) -> dict:
+        """status.json, with a dead or replaced worker process reported as failed/cancelled."""
+        _reap_children()
+        status = self.raw_status()
+        if status.get("state") not in ACTIVE_STATES or not status.get("pid"):
+            return status
+        if status.get("host") not in (None, socket.gethostname()):
+            return status  # another machine's process: nothing to check it against
+        if process_matches(status["pid"], status.get("pid_start")):
+            return status
+        # The worker may have finished between the read and the check: read once more.
+        status = self.raw_status()
+        if status.get("state") not in ACTIVE_STATES:
+            return status
+        if self.cancel_requested():
+            return {**status, "state": "cancelled",
+                    "error": status.get("error") or "stopped after a cancel request"}
+        return {**status, "state": "failed",
+                "error": status.get("error") or
+                f"the worker process (pid {status['pid']}) ended without reporting a result; "
+                "see log.txt"}
+
+    def _update_status(self, change) -> dict:
+        # The lock serialises read-modify-write between the launcher and the worker.
+        with open(self.path / ".status.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            status = self.raw_status() if self.status_path.exists() else {}
+            change(status)
+            status["updated"] = _now()
+            write_json(self.status_path, status)
+            return status
+
+    @contextlib.contextmanager
+    def working(self) -> Iterator[Run]:
+        """Wrap a worker's job: running on entry; done, cancelled or failed on exit."""
+        self.set_status("running", pid=os.getpid(), pid_start=process_fingerprint(os.getpid()),
+                        host=socket.gethostname())
+        try:
+            yield self
+        except Cancelled:
+            self.set_status("cancelled", error="cancelled on request")
+            raise
+        except (Exception, KeyboardInterrupt) as err:
+            self.set_status("failed", error=str(err) or type(err).__name__)
+            raise
+        self.set_status("done")
+
+    # --- progress and log ---
+    def append_progress(self, **event) -> None:
+        """Append one event (e.g. step, total, epoch, loss, message); ``time`` is added."""
+        line = json.dumps({**event, "time": time.time()}, default=str) + "\n"
+        fd = os.open(self.progress_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, line.encode("utf-8"))
+        finally:
+            os.close(fd)
+
+    def progress(self) -> list[dict]:
+        """All progress events, oldest first; a torn last line is skipped."""
+        if not self.progress_path.exists():
+            return []
+        events = []
+        for line in self.progress_path.read_text(encoding="utf-8").splitlines():
+            with contextlib.suppress(json.JSONDecodeError):
+                events.append(json.loads(line))
+        return events
+
+    def log_tail(self, max_chars: int = 20_000) -> str:
+        """The end of log.txt (empty when there is none)."""
+        if not self.log_path.exists():
+            return ""
+        with open(self.log_path, "rb") as fh:
+            fh.seek(max(0, self.log_path.stat().st_size - max_chars))
+            return fh.read().decode("utf-8", errors="replace")
+
+    # --- cancel ---
+    def request_cancel(self) -> None:
+        self.cancel_path.touch()
+
+    def cancel_requested(self) -> bool:
+        """True once a cancel was asked for; usable directly as a ``cancel`` callback."""
+        return self.cancel_path.exists()
+
+
+def create_run(name_or_path: str | os.PathLike, config, overwrite: bool = False) -> Run:
+    """Create a queued run holding ``config`` (a dict or a dataclass).
+
+    An existing run is refused unless ``overwrite``; then it is replaced as a whole (the new
+    folder is built beside it and swapped in), and never while its worker is alive.
+    """
+    path = run_path(name_or_path)
+    config_dict = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config)
+    if path.exists() and not overwrite:
+        raise ASDError(f"The run {path.name!r} already exists; choose another name or "
+                       "overwrite it explicitly.")
+    if path.exists() and not Run(path).status_path.is_file() \
+            and (not path.is_dir() or any(path.iterdir())):
+        raise ASDError(f"{path} exists and is not a run folder; refusing to replace it.")
+    if path.exists() and _has_live_worker(Run(path)):
+        raise ASDError(f"The run {path.name!r} is still active; cancel it before overwriting.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".tmp-{path.name}-", dir=path.parent))
+    try:
+        staging.chmod(0o755)  # mkdtemp makes it private; a run folder is an ordinary folder
+        staged = Run(staging)
+        write_json(staged.config_path, config_dict)
+        write_json(staged.status_path, {"state": "queued", "created": _now(),
+                                        "updated": _now()})
+        if path.exists():
+            discarded = Path(tempfile.mkdtemp(prefix=f".old-{path.name}-", dir=path.parent))
+            os.replace(path, discarded / path.name)
+            os.replace(staging, path)
+            shutil.rmtree(discarded, ignore_errors=True)
+        else:
+            os.replace(staging, path)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return Run(path)
+
+
+def _has_live_worker(run: Run) -> bool:
+    try:
+        status = run.status()
+    except ASDError:  # no or unreadable status: nothing is running there
+        return False
+    return status["state"] in ACTIVE_STATES and bool(status.get("pid"))
+
+
+def open_run(name_or_path: str | os.PathLike) -> Run:
+    """An existing run by name or path; a clear error when there is none."""
+    path = run_path(name_or_path)
+    if not (path / "status.json").is_file():
+        raise ASDError(f"There is no run {os.fspath(name_or_path)!r} (looked in {path}).")
+    return Run(path)
+
+
+def list_runs() -> list[dict]:
+    """Every run under `runs_dir`, newest first, as plain dicts (what ``runs --json`` prints):
+    name, path, status, model, official_score (None when unknown), created, started,
+    finished, error."""
+    folder = runs_dir()
+    if not folder.is_dir():
+        return []
+    rows = []
+    for path in folder.iterdir():
+        if path.name.startswith(".") or path.is_symlink() or not path.is_dir():
+            continue
+        if not (path / "status.json").is_file():
+            continue
+        rows.append(_summary(Run(path)))
+    return sorted(rows, key=lambda row: (row["created"] or "", row["name"]), reverse=True)
+
+
+def _summary(run: Run) -> dict:
+    try:
+        status = run.status()
+        config = run.config()
+        metrics = run.metrics() or {}
+    except ASDError as err:
+        status, config, metrics = {"state": "failed", "error": str(err)}, {}, {}
+    return {
+        "name": run.name,
+        "path": str(run.path),
+        "status": status.get("state"),
+        "model": config.get("model"),
+        "official_score": metrics.get("official_score"),
+        "created": status.get("created"),
+        "started": status.get("started"),
+        "finished": status.get("finished"),
+        "error": status.get("error"),
+    }
+
+
+# --- processes -------------------------------------------------------------------------------
+
+def launch(run: Run, argv: Sequence[str], env: Mapping[str, str] | None = None) -> int:
+    """Start ``argv`` as a detached worker for ``run`` and record its pid; returns the pid.
+
+    The child gets its own session (it survives the caller, e.g. a closed browser tab or a
+    restarted Streamlit script), stdin closed, stdout and stderr appended to log.txt, and
+    ``ASD_RUN_DIR`` naming the run folder.
+    """
+    child_env = {**os.environ, **(env or {}), "ASD_RUN_DIR": str(run.path)}
+    try:
+        with open(run.log_path, "ab") as log:
+            process = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=log,
+                                       stderr=subprocess.STDOUT, env=child_env,
+                                       start_new_session=True)
+    except OSError as err:
+        run.set_status("failed", error=f"could not start {argv[0]}: {err}")
+        raise ASDError(f"Could not start the worker for run {run.name!r}: {err}.") from err
+    _children[process.pid] = process
+    fingerprint = process_fingerprint(process.pid)
+
+    def record(status: dict) -> None:
+        status.update(pid=process.pid, pid_start=fingerprint, host=socket.gethostname())
+        # A fast worker may already have moved on; never step it back to running.
+        if status.get("state") == "queued":
+            status.update(state="running", started=status.get("started") or _now())
+    run._update_status(record)
+    return process.pid
+
+
+def cancel(run: Run, grace_s: float = 10.0) -> dict:
+    """Ask a run to stop: write the cancel flag, wait up to ``grace_s`` for the worker to
+    notice, then SIGTERM (and finally SIGKILL) its process group. Returns the final status."""
+    run.request_cancel()
+    status = run.raw_status()
+    if status.get("state") == "queued" and not status.get("pid"):
+        return run.set_status("cancelled", error="cancelled before it started")
+    pid, fingerprint = status.get("pid"), status.get("pid_start")
+    if status.get("state") in ACTIVE_STATES and pid:
+        for sig in (None, signal.SIGTERM, signal.SIGKILL):
+            if sig is not None and process_matches(pid, fingerprint):
+                _signal(pid, sig)
+            if _wait_until_gone(pid, fingerprint, grace_s):
+                break
+    if run.raw_status().get("state") in ACTIVE_STATES and not process_matches(pid, fingerprint):
+        run.set_status("cancelled", error="stopped after a cancel request")
+    return run.status()
+
+
+def _signal(pid: int, sig: int) -> None:
+    # A launched worker leads its own process group (start_new_session): signal the group so
+    # its helpers (data-loader workers) stop too; otherwise signal the process alone.
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        if os.getpgid(pid) == pid:
+            os.killpg(pid, sig)
+        else:
+            os.kill(pid, sig)
+
+
+def _wait_until_gone(pid: int, fingerprint: str | None, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        _reap_children()
+        if not process_matches(pid, fingerprint):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+
+
+def process_fingerprint(pid: int) -> str | None:
+    """Boot id + start time of a live process (from /proc), or None when unavailable.
+
+    A pid can be reused by an unrelated process; the start time (and boot id, for reuse across
+    a reboot) tells the two apart.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        boot_id = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return None
+    # Fields after the parenthesised command name; the start time is field 22 of the line.
+    fields = stat[stat.rindex(")") + 2:].split()
+    if fields[0] in ("Z", "X"):  # zombie or dead: finished, merely not yet reaped
+        return None
+    return f"{boot_id}:{fields[19]}"
+
+
+def process_matches(pid: int, fingerprint: str | None) -> bool:
+    """True when ``pid`` is alive and (if a fingerprint was recorded) is the same process."""
+    current = process_fingerprint(pid)
+    if current is not None:
+        return fingerprint is None or current == fingerprint
+    if Path("/proc").is_dir():
+        return False  # /proc exists, so no entry (or a zombie) means the process is gone
+    try:  # no /proc on this system: existence is all we can check
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _reap_children() -> None:
+    for pid, process in list(_children.items()):
+        if process.poll() is not None:
+            del _children[pid]
+
+
+# --- small helpers ---------------------------------------------------------------------------
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ASDError(f"{path} is missing.") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ASDError(f"{path} is unreadable: {err}.") from err
