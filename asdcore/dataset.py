@@ -128,9 +128,10 @@ _KEY_TOKEN = re.compile(r"^[a-z][a-z0-9-]*$")
 
 
 def _stem(name: str) -> str:
-    base = PurePosixPath(name.replace("\\", "/")).name
-    suffix = PurePosixPath(base).suffix
-    return base[: -len(suffix)] if suffix.lower() in AUDIO_SUFFIXES else base
+    """The name without folders and audio extension (string ops: this runs once per clip)."""
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    stem, suffix = os.path.splitext(base)
+    return stem if suffix.lower() in AUDIO_SUFFIXES else base
 
 
 def parse_name(name: str) -> dict:
@@ -288,7 +289,7 @@ def scan(data, mapping=None, progress: ProgressFn | None = None,
         raise ASDError(f"The dataset path {root} is not a folder.")
     mapping_path = Path(mapping).expanduser() if mapping is not None else None
     if mapping_path is not None and not mapping_path.exists():
-        raise ASDError(f"The mapping file {mapping_path} does not exist.")
+        raise ASDError(f"The mapping file or folder {mapping_path} does not exist.")
     root = root.absolute()
 
     # 1. discovery
@@ -412,18 +413,34 @@ def _list_audio_files(root: Path, folders: list[MachineFolder]) -> tuple[list[di
             except OSError as err:
                 problems.append(Problem(_rel(root, split_dir), f"cannot be listed ({err.strerror})."))
                 continue
+            split_rel = _rel(root, split_dir)
             for entry in entries:
                 if entry.name.startswith("."):
                     continue  # .DS_Store, ._name resource forks, editor swap files
-                clip_id = _rel(root, Path(entry.path))
-                if _is_dir(entry):
+                clip_id = f"{split_rel}/{entry.name}"
+                if not _is_utf8(clip_id):  # the table's (Arrow) strings cannot hold such names
+                    problems.append(Problem(_printable(clip_id), "file name is not valid UTF-8; "
+                                                                 "rename the file to use it."))
+                elif _is_dir(entry):
                     problems.append(Problem(clip_id, f"folders inside {split}/ are not read."))
-                elif Path(entry.name).suffix.lower() not in AUDIO_SUFFIXES:
+                elif os.path.splitext(entry.name)[1].lower() not in AUDIO_SUFFIXES:
                     problems.append(Problem(clip_id, "not an audio file."))
                 else:
                     candidates.append({"clip_id": clip_id, "path": entry.path, "folder": folder,
                                        "split": split, "name": entry.name})
     return candidates, problems
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # undecodable bytes in a file name arrive as lone surrogates
+        return False
+    return True
+
+
+def _printable(text: str) -> str:
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 # 2. header reading --------------------------------------------------------------------------
@@ -819,8 +836,8 @@ def format_info(ds: Dataset, max_problems: int = 50) -> str:
     machines = ds.machines()
     lines = [f"Dataset {ds.root}: {len(machines)} machine folder(s), {len(ds.clips)} clips, "
              f"{len(ds.problems)} problem(s)", ""]
-    # Folder paths only when machine names alone are ambiguous or hide the layout.
-    show_folder = any(f.rel not in (f.name, ".") for f in ds.folders)
+    # Folder paths only when machine names alone are ambiguous.
+    show_folder = len({f.name for f in ds.folders}) < len(ds.folders)
     table = pd.DataFrame([{
         **({"folder": folder.rel} if show_folder else {}),
         "machine": m["name"],
@@ -844,7 +861,7 @@ def format_info(ds: Dataset, max_problems: int = 50) -> str:
             lines.append(f"  ... and {len(ds.problems) - max_problems} more (use --json for all).")
     if not ds.usable:
         lines += ["", "No readable clips: this dataset cannot be used."]
-    return "\n".join(lines)
+    return _printable("\n".join(lines))  # a folder name may not be valid UTF-8
 
 
 def _range_text(low: float | None, high: float | None) -> str:

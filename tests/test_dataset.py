@@ -256,7 +256,7 @@ def test_missing_or_empty_data_is_a_user_error(tmp_path):
     with pytest.raises(ASDError, match="No machine folders.*train/"):
         scan(tmp_path / "empty")
     make_machine(tmp_path / "ok" / "fan")
-    with pytest.raises(ASDError, match="mapping file .* does not exist"):
+    with pytest.raises(ASDError, match="mapping file or folder .* does not exist"):
         scan(tmp_path / "ok", mapping=tmp_path / "no_mapping.csv")
 
 
@@ -625,6 +625,20 @@ def test_unicode_machine_and_folder_names(tmp_path):
     assert ds.problems == [] and ds.machines()[0]["name"] == "máquina 1"
     assert ds.clips["file"].str.startswith("máquina 1/").all()
     assert "máquina 1" in dataset.format_info(ds)
+
+
+def test_file_names_that_are_not_utf8(tmp_path):
+    make_machine(tmp_path / "fan", n_train=1, n_test=1)
+    good = tmp_path / "fan" / "train" / dcase_name(index=7)
+    odd = os.fsencode(tmp_path / "fan" / "train") + b"/section_00_source_train_normal_0008_a_\xff.wav"
+    os.link(write_audio(good), odd)
+    ds = scan(tmp_path)
+    assert [(p.file, p.reason) for p in ds.problems] == [
+        ("fan/train/section_00_source_train_normal_0008_a_\\udcff.wav",
+         "file name is not valid UTF-8; rename the file to use it.")]
+    assert len(ds.clips) == 7
+    json.dumps(ds.info())
+    dataset.format_info(ds).encode("utf-8")
 
 
 # --------------------------------------------------------------------------------------------
