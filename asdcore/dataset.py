@@ -50,7 +50,10 @@ CLIP_COLUMNS = [
 # dev_data/raw/<machine> is three levels below a dcase2025t2 folder; leave room for one more
 # wrapper folder (an unpacked archive) without walking a whole disk.
 MAX_SEARCH_DEPTH = 5
-HEADER_THREADS = 8
+# Threads overlap disk latency when the page cache is cold (network shares, disks). With a warm
+# cache the header parsing is Python-bound: on 2 busy cores 4-8 threads were ~50 % slower than
+# one, 2 about as fast (bench/bench_scan.py), hence 2.
+HEADER_THREADS = 2
 HEADER_CHUNK = 256  # files per pool task: progress and cancel are checked between chunks
 
 # Tokens that say what a supplemental clip holds (DCASE.md: classify by token, not position).

@@ -666,7 +666,8 @@ def test_overview_and_info(tmp_path):
     info = ds.info()
     assert json.loads(json.dumps(info)) == info
     assert info["n_clips"] == len(ds.clips) and info["usable"] is True
-    assert {"name", "sections", "n_train", "n_test", "n_supplemental", "has_attributes"} <= set(info["machines"][0])
+    contract = {"name", "sections", "n_train", "n_test", "n_supplemental", "has_attributes"}
+    assert contract <= set(info["machines"][0])
     assert Problem("a", "b") == Problem("a", "b")
 
 
@@ -736,7 +737,8 @@ def test_tiny_demo(tiny_data):
         hidden = name in ("ToyTrain", "bearing", "slider")
         assert m["has_attributes"] is not hidden, name
         assert m["has_ground_truth_attributes"] is hidden, name
-    hidden_clips = clips[clips["machine"].isin(["ToyTrain", "bearing", "slider"]) & (clips["split"] != "supplemental")]
+    hidden_clips = clips[clips["machine"].isin(["ToyTrain", "bearing", "slider"])
+                         & (clips["split"] != "supplemental")]
     assert (hidden_clips["true_attributes"] != "").all()
     assert set(hidden_clips["attributes"]) == {"noAttribute"}
     supplemental = clips[clips["split"] == "supplemental"]
