@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import sys
+import threading
 from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -48,6 +49,8 @@ HIGHPASS_ORDER = 4
 # threshold (32 MiB) are fresh mmaps that page-fault on every call, which made a 32-clip batch
 # 2-3x slower than the same clips in chunks of this many bytes of complex STFT.
 _CPU_CHUNK_BYTES = 4 << 20
+# Mel filters per block of the block-sparse mel product (see `_mel_blocks`).
+_MEL_BLOCK_FILTERS = 8
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,11 +100,28 @@ def highpass_weights(config: LogMelConfig) -> np.ndarray:
     return np.abs(response) ** config.power
 
 
+def _mel_blocks(mel_basis: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """``(first filter, end filter, first bin, end bin)`` of groups of consecutive mel filters.
+
+    Each triangular filter touches only a few FFT bins, so multiplying each group by just the
+    bins it touches gives the dense product's result with an eighth of its work (the dense
+    product was about half of the log-mel's CPU time).
+    """
+    blocks = []
+    for first in range(0, len(mel_basis), _MEL_BLOCK_FILTERS):
+        end = min(first + _MEL_BLOCK_FILTERS, len(mel_basis))
+        bins = np.flatnonzero(mel_basis[first:end].any(axis=0))
+        lo, hi = (int(bins[0]), int(bins[-1]) + 1) if bins.size else (0, 0)  # 0 bins: zeros
+        blocks.append((first, end, lo, hi))
+    return blocks
+
+
 class LogMel(torch.nn.Module):
     """``forward(wave [B, T] float32) -> log-mel [B, n_mels, frames]`` on the wave's device.
 
     The high-pass weights are multiplied into the mel filterbank (exactly equivalent, since both
-    scale FFT bins), so the mel step is one matmul on the one-sided power spectrum.
+    scale FFT bins), so the mel step is one block-sparse product on the one-sided power
+    spectrum (`_mel_blocks`).
     """
 
     def __init__(self, config: LogMelConfig = LogMelConfig()):
@@ -113,6 +133,7 @@ class LogMel(torch.nn.Module):
         self.register_buffer("window", torch.hann_window(config.n_fft), persistent=False)
         self.register_buffer("mel_basis", torch.from_numpy(weighted.astype(np.float32)),
                              persistent=False)
+        self.mel_blocks = _mel_blocks(weighted)
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
         if wave.device.type == "cpu":
@@ -130,7 +151,8 @@ class LogMel(torch.nn.Module):
         power = spec.real.square() + spec.imag.square()  # |X|^2 without a sqrt
         if c.power != 2.0:
             power = power.pow(c.power / 2.0)
-        mel = torch.matmul(self.mel_basis, power)
+        mel = torch.cat([torch.matmul(self.mel_basis[first:end, lo:hi], power[..., lo:hi, :])
+                         for first, end, lo, hi in self.mel_blocks], dim=-2)
         return mel.clamp_(min=EPS).log10_().mul_(20.0 / c.power)
 
 
@@ -160,7 +182,7 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 
 
 class FeatureCache:
-    """One file per clip: ``<root>/<hh>/<content hash>.f32``, float32 bytes + blake2b digest.
+    """One file per clip: ``<root>/<hh>/<content hash>.f32``, float32 bytes + SHA-256 digest.
 
     The folder is keyed by the config, the file by the audio file's bytes, so a renamed or
     copied clip still hits and an edited one misses. A truncated or corrupt entry fails its
@@ -168,21 +190,28 @@ class FeatureCache:
     """
 
     DIGEST_SIZE = 16
+    WRITER_THREADS = 4  # each write waits on an fsync (atomic_path); several overlap well
+    MAX_PENDING_WRITES = 256
 
     def __init__(self, config: LogMelConfig):
         self.root = cache_dir() / "features" / config.key()
         self.shape = (config.n_mels, config.n_frames)
         self.entry_size = 4 * self.shape[0] * self.shape[1] + self.DIGEST_SIZE
+        self._writer = self._new_writer()  # its threads start with the first write
+        self._write_slots = threading.BoundedSemaphore(self.MAX_PENDING_WRITES)
 
     @staticmethod
     def content_key(path: str | os.PathLike) -> str:
-        """blake2b of the file's bytes (read in chunks: memory stays bounded)."""
+        """SHA-256 of the file's bytes, read in chunks (bounded memory), as 32 hex digits.
+
+        SHA-256 rather than blake2b: with the CPU's SHA extensions it hashes twice as fast here.
+        """
         try:
             with open(path, "rb") as fh:
-                digest = hashlib.file_digest(fh, lambda: hashlib.blake2b(digest_size=16))
+                digest = hashlib.file_digest(fh, "sha256")
         except OSError as exc:
             raise ASDError(f"Cannot read {path}: {exc.strerror or exc}.") from exc
-        return digest.hexdigest()
+        return digest.hexdigest()[:32]
 
     def entry_path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.f32"
@@ -208,8 +237,26 @@ class FeatureCache:
         except OSError as exc:
             log.warning("Could not write feature cache entry %s: %s", self.entry_path(key), exc)
 
+    def put_soon(self, key: str, features: np.ndarray) -> None:
+        """`put` in a background thread, so the fsync does not stall the caller.
+
+        Blocks while ``MAX_PENDING_WRITES`` entries are already waiting (bounded memory). Call
+        `wait` once the last one is submitted.
+        """
+        self._write_slots.acquire()
+        future = self._writer.submit(self.put, key, features)
+        future.add_done_callback(lambda _: self._write_slots.release())
+
+    def wait(self) -> None:
+        """Wait until every `put_soon` write has finished."""
+        self._writer.shutdown(wait=True)
+        self._writer = self._new_writer()
+
+    def _new_writer(self) -> ThreadPoolExecutor:
+        return ThreadPoolExecutor(self.WRITER_THREADS, thread_name_prefix="feature-cache")
+
     def _digest(self, payload: bytes) -> bytes:
-        return hashlib.blake2b(payload, digest_size=self.DIGEST_SIZE).digest()
+        return hashlib.sha256(payload).digest()[:self.DIGEST_SIZE]
 
 
 def extract(paths: Sequence[str | os.PathLike], config: LogMelConfig = LogMelConfig(),
@@ -220,10 +267,10 @@ def extract(paths: Sequence[str | os.PathLike], config: LogMelConfig = LogMelCon
 
     Clips are cut or repeated to ``config.seconds`` (`audio.load_clip`). Each of ``num_workers``
     threads takes a whole batch: cache look-ups, decoding of the misses, one batched log-mel on
-    ``device``, cache writes. Decoding and torch both release the GIL, so the threads run in
-    parallel, and on CUDA the GPU waits for decoding rather than the reverse. Cache hits skip
-    decoding entirely. ``progress`` is called after every batch and ``cancel`` polled before
-    each one (raising `Cancelled`).
+    ``device``; cache writes go on in background threads. Decoding and torch both release the
+    GIL, so the threads run in parallel, and on CUDA the GPU waits for decoding rather than the
+    reverse. Cache hits skip decoding entirely. ``progress`` is called after every batch and
+    ``cancel`` polled before each one (raising `Cancelled`).
     """
     paths = [Path(p) for p in paths]
     out = np.empty((len(paths), config.n_mels, config.n_frames), dtype=np.float32)
@@ -248,6 +295,9 @@ def extract(paths: Sequence[str | os.PathLike], config: LogMelConfig = LogMelCon
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)
             raise
+        finally:
+            if store is not None:
+                store.wait()
     return out
 
 
@@ -271,7 +321,7 @@ def _extract_batch(paths: list[Path], config: LogMelConfig, module: LogMel, devi
             out[misses] = module(batch).cpu().numpy()
         if store is not None:
             for i in misses:
-                store.put(keys[i], out[i])
+                store.put_soon(keys[i], out[i])
     return out
 
 
