@@ -36,6 +36,88 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0 if ds.usable else 1
 
 
+def _recording(run, bar):
+    """A progress callback that drives the terminal bar and appends to the run's progress log."""
+    def progress(done: int, total: int, message: str = "") -> None:
+        bar(done, total, message)
+        run.append_progress(step=done, total=total, message=message)
+    return progress
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from asdcore import dataset, pipeline, runs
+
+    dataset.scan(args.data)  # fail on a bad folder before a run is created
+    config = pipeline.TrainConfig(
+        data=str(Path(args.data).resolve()), model=args.model, machines=args.machine or [],
+        device=args.device, model_config=_model_settings(args))
+    pipeline.model_for(config)  # validate the settings before a run is created
+    run = runs.create_run(args.run, config, overwrite=args.overwrite)
+    with terminal_progress(f"train {run.name}") as bar, run.working():
+        pipeline.train_run(run, progress=_recording(run, bar), cancel=run.cancel_requested)
+    print(run.path)
+    return 0
+
+
+def _model_settings(args: argparse.Namespace) -> dict:
+    settings = {}
+    if args.epochs is not None:
+        settings["epochs"] = args.epochs
+    if args.seed is not None:
+        settings["seed"] = args.seed
+    return settings
+
+
+def _cmd_score(args: argparse.Namespace) -> int:
+    from asdcore import pipeline, runs
+
+    run = runs.open_run(args.run)
+    with terminal_progress(f"score {run.name}") as bar:
+        result = pipeline.score_run(run, backend=args.backend,
+                                    data=str(args.data) if args.data else None, progress=bar)
+    print(f"submission: {run.submission_dir}")
+    if result["official_score"] is None:
+        print(f"official_score unknown: {result['note']}")
+    else:
+        print(f"official_score {result['official_score']:.4f}")
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from asdcore import dataset, metrics
+
+    ds = dataset.scan(args.data, mapping=args.mapping)
+    truth = metrics.truth_from_clips(ds.clips)
+    if truth.empty:
+        raise ASDError(f"{args.data} has no labelled test clips to evaluate against "
+                       "(for eval data, give the ground-truth list with --mapping).")
+    table, official = metrics.evaluate_submission(args.submission_dir, truth)
+    if args.json:
+        print(json.dumps({"table": table.to_dict(orient="records"),
+                          **metrics.summarize(table)}, indent=2))
+        return 0
+    for row in table.itertuples(index=False):
+        print(f"{row.machine} section {row.section}: AUC_source {row.AUC_source:.4f} "
+              f"AUC_target {row.AUC_target:.4f} pAUC {row.pAUC:.4f}")
+    print(f"official_score {official:.6f}")
+    return 0
+
+
+def _cmd_runs(args: argparse.Namespace) -> int:
+    from asdcore import runs
+
+    rows = runs.list_runs()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    if not rows:
+        print("no runs yet")
+    for row in rows:
+        score = "-" if row["official_score"] is None else f"{row['official_score']:.4f}"
+        print(f"{row['name']:<30} {row['status']:<10} {row['model'] or '?':<14} {score}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m asdcore",
@@ -55,6 +137,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mapping", type=Path, default=None,
                    help="eval ground-truth list mapping anonymous test names to full names")
     p.set_defaults(func=_cmd_info)
+
+    p = sub.add_parser("train", help="train one model per machine type into a run")
+    p.add_argument("data", type=Path, help="dataset folder (DCASE layout)")
+    p.add_argument("--run", required=True, help="run name (kept in workspace/runs) or a path")
+    p.add_argument("--model", default="ae", help="model name: ae (official baseline) or "
+                   "logmel-stats (training-free)")
+    p.add_argument("--machine", action="append", help="train only this machine (repeatable)")
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing run")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("score", help="score the test clips with a trained run")
+    p.add_argument("run", help="run name or path")
+    p.add_argument("--backend", default=None,
+                   help="ae: mse|mahalanobis; embedding models: knn|knn-dg|knn-ldn|mahalanobis")
+    p.add_argument("--data", type=Path, default=None, help="score another dataset folder")
+    p.set_defaults(func=_cmd_score)
+
+    p = sub.add_parser("evaluate", help="official metrics of a submission folder")
+    p.add_argument("submission_dir", type=Path)
+    p.add_argument("data", type=Path, help="dataset folder with the test clips' labels")
+    p.add_argument("--mapping", type=Path, default=None,
+                   help="eval ground-truth list for anonymous eval test names")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("runs", help="list runs with status, model and score")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_runs)
     return parser
 
 
@@ -69,3 +182,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted.", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `... --json | head`: the reader left, nothing to report
+        sys.stderr.close()
+        return 0

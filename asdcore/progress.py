@@ -73,3 +73,20 @@ class terminal_progress:
     def __exit__(self, *exc):
         self.close()
         return False
+
+
+def stage(progress: ProgressFn | None, index: int, count: int, label: str) -> ProgressFn | None:
+    """A callback for stage ``index`` of ``count`` equal stages of a larger job.
+
+    The stage's own ``(done, total)`` is mapped onto the whole job in thousandths, and its
+    message is prefixed with ``label``, so nested work drives one bar.
+    """
+    if progress is None:
+        return None
+
+    def staged(done: int, total: int, message: str = "") -> None:
+        fraction = done / total if total else 1.0
+        progress(round(1000 * (index + fraction)), 1000 * count,
+                 f"{label}: {message}" if message else label)
+
+    return staged

@@ -1,19 +1,28 @@
 """Detection models, found by name.
 
-Each model class carries its ``name`` and its ``config_class``, a dataclass whose
+Each model class carries its ``name``, its ``config_class`` (a dataclass whose
 ``dataclasses.asdict`` is saved with every run and whose ``from_dict`` reads it back, so a run
-can be rebuilt from its folder alone. Every class trains one machine type with
-``fit(logmels, domains, progress, cancel)``, scores with ``decision_function`` and persists with
-``save(directory)`` / ``load(directory)``.
+can be rebuilt from its folder alone) and its ``kind``:
+
+- ``"detector"``: scores clips itself (``decision_function(logmels, mode)``, modes in
+  ``score_modes``), e.g. the autoencoder;
+- ``"embedder"``: maps clips to embeddings (``embed(logmels)``) that an embedding scorer from
+  `asdcore.scoring` turns into anomaly scores.
+
+Every class trains one machine type with ``fit(logmels, domains, progress, cancel)``, says which
+front end it needs with ``feature_config(clip_seconds)``, and persists with ``save(directory)`` /
+``load(directory)``.
 """
 
 from __future__ import annotations
 
 from asdcore.errors import ASDError
 from asdcore.models.autoencoder import AEConfig, AutoencoderDetector
+from asdcore.models.logmel_stats import LogMelStatsConfig, LogMelStatsEmbedder
 
 MODELS: dict[str, type] = {
     AutoencoderDetector.name: AutoencoderDetector,
+    LogMelStatsEmbedder.name: LogMelStatsEmbedder,
 }
 
 
@@ -26,4 +35,5 @@ def get_model_class(name: str) -> type:
         raise ASDError(f"Unknown model {name!r}; choose one of {known}.") from None
 
 
-__all__ = ["MODELS", "get_model_class", "AEConfig", "AutoencoderDetector"]
+__all__ = ["MODELS", "get_model_class", "AEConfig", "AutoencoderDetector", "LogMelStatsConfig",
+           "LogMelStatsEmbedder"]

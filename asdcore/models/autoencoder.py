@@ -343,6 +343,11 @@ class AutoencoderDetector:
 
     name = "ae"
     config_class = AEConfig
+    kind = "detector"  # scores clips itself, in one of `score_modes`
+    score_modes = SCORE_MODES
+
+    def feature_config(self, clip_seconds: float) -> LogMelConfig:
+        return feature_config(clip_seconds)
 
     def __init__(self, config: AEConfig | None = None):
         self.config = config or AEConfig()

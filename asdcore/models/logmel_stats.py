@@ -1,0 +1,69 @@
+"""The training-free baseline: per-band mean and standard deviation of the seed front end's
+log-mel spectrogram as a clip embedding, scored by any embedding scorer (KNN variants,
+Mahalanobis). Nothing is learned, so it is the floor every trained model must beat.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+
+from asdcore import atomic
+from asdcore.errors import ASDError
+from asdcore.features import LogMelConfig
+
+
+@dataclasses.dataclass(frozen=True)
+class LogMelStatsConfig:
+    seconds: float = 10.0  # the seed front end: clips repeated or cropped to 10 s
+    n_mels: int = 128
+    highpass_hz: float | None = 200.0
+
+    @classmethod
+    def from_dict(cls, data: dict) -> LogMelStatsConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ASDError(f"Unknown log-mel statistics settings: {', '.join(unknown)}.")
+        return cls(**data)
+
+
+class LogMelStatsEmbedder:
+    """Embedding = [mean over time, std over time] of each mel band (2 x n_mels values)."""
+
+    name = "logmel-stats"
+    config_class = LogMelStatsConfig
+    kind = "embedder"  # scored by an embedding scorer, not by itself
+
+    def __init__(self, config: LogMelStatsConfig | None = None):
+        self.config = config or LogMelStatsConfig()
+
+    def feature_config(self, clip_seconds: float) -> LogMelConfig:
+        return LogMelConfig(seconds=self.config.seconds, n_mels=self.config.n_mels,
+                            highpass_hz=self.config.highpass_hz)
+
+    def fit(self, logmels: np.ndarray, domains=None, progress=None, cancel=None):
+        return self  # nothing to learn
+
+    def embed(self, logmels: np.ndarray, progress=None, cancel=None) -> np.ndarray:
+        logmels = np.asarray(logmels, dtype=np.float32)
+        return np.concatenate([logmels.mean(axis=2), logmels.std(axis=2)], axis=1)
+
+    def save(self, directory: str | Path) -> Path:
+        directory = Path(directory)
+        atomic.write_json(directory / "model.json",
+                          {"model": self.name, "config": dataclasses.asdict(self.config)})
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path, device: str | None = None) -> LogMelStatsEmbedder:
+        try:
+            meta = json.loads((Path(directory) / "model.json").read_text())
+        except FileNotFoundError:
+            raise ASDError(f"No saved model in {directory}.") from None
+        if meta.get("model") != cls.name:
+            raise ASDError(f"{directory} holds a {meta.get('model')!r} model, not {cls.name!r}.")
+        return cls(LogMelStatsConfig.from_dict(meta["config"]))
