@@ -110,10 +110,10 @@ def score_run(run: Run, backend: str | None = None, data: str | None = None,
     if backend not in backends_for(config.model):
         raise ASDError(f"The {config.model!r} model cannot be scored with {backend!r}; "
                        f"choose one of {', '.join(backends_for(config.model))}.")
-    ds = dataset.scan(data or config.data)
     trained = sorted(p.name for p in run.weights_dir.iterdir()) if run.weights_dir.is_dir() else []
     if not trained:
         raise ASDError(f"The run {run.name!r} has no trained models; train it first.")
+    ds = dataset.scan(data or config.data)
     machines = [m for m in trained if ((ds.clips["machine"] == m) & (ds.clips["split"] == "test")).any()]
     if not machines:
         raise ASDError(f"{ds.root} has no test clips for the machines this run was trained on "
