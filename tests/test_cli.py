@@ -1,0 +1,41 @@
+"""The command line as a user runs it: exit codes, one-line errors, no tracebacks."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_cli(*args, cwd=ROOT):
+    return subprocess.run([sys.executable, "-m", "asdcore", *map(str, args)],
+                          capture_output=True, text=True, cwd=cwd, timeout=600)
+
+
+def test_demo_then_info_json(tmp_path):
+    out = tmp_path / "demo"
+    made = run_cli("demo", out, "--preset", "tiny", "--seed", "3")
+    assert made.returncode == 0, made.stderr
+    assert Path(made.stdout.strip()) == out
+    info = run_cli("info", out, "--json")
+    assert info.returncode == 0, info.stderr
+    report = json.loads(info.stdout)
+    names = sorted(m["name"] for m in report["machines"])
+    assert names == sorted(["ToyCar", "ToyTrain", "bearing", "fan", "gearbox", "slider", "valve"])
+    assert report["problems"] == []
+
+
+def test_demo_refuses_a_foreign_non_empty_folder(tmp_path):
+    (tmp_path / "precious.txt").write_text("keep me")
+    result = run_cli("demo", tmp_path, "--preset", "tiny")
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert (tmp_path / "precious.txt").read_text() == "keep me"
+
+
+def test_unknown_preset_is_a_usage_error():
+    result = run_cli("demo", "x", "--preset", "huge")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
