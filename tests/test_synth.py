@@ -162,6 +162,29 @@ def test_hidden_bearing_speed_is_the_envelope_rate(tiny_data):
         assert envelope_rate(read(path), 2600, 3400) == pytest.approx(expected, rel=0.05)
 
 
+@pytest.mark.parametrize("machine", sorted(synth.HIDDEN_ATTRIBUTE_MACHINES))
+def test_hidden_attributes_cluster_from_the_spectrum(tiny_data, machine):
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import adjusted_rand_score
+
+    attrs = true_attributes(tiny_data, machine)
+    paths = sorted((raw(tiny_data) / machine / "train").glob("section_00_source_*.wav"))
+    truth = [attrs[p.name] for p in paths]
+    features = [mean_log_spectrum([p]) for p in paths]
+    found = KMeans(len(set(truth)), n_init=10, random_state=0).fit_predict(features)
+    assert adjusted_rand_score(truth, found) >= 0.8
+
+
+@pytest.mark.parametrize("machine", synth.MACHINES)
+def test_every_fault_kind_changes_the_sound(machine):
+    model = synth.SOUND_MODELS[machine]
+    attrs = synth.parse_attributes(synth.ATTRIBUTES[machine]["source"][0])
+    normal = model(16000, attrs, "", 0.0, np.random.default_rng(7))
+    for kind in synth.ANOMALIES[machine]:
+        faulty = model(16000, attrs, kind, 1.0, np.random.default_rng(7))
+        assert synth.rms(faulty - normal) > 0.05 * synth.rms(normal), kind
+
+
 def mean_log_spectrum(paths) -> np.ndarray:
     return np.mean([10 * np.log10(signal.welch(read(p), 16000, nperseg=1024)[1] + 1e-12)
                     for p in paths], axis=0)
