@@ -15,6 +15,7 @@ from typing import Literal
 
 import numpy as np
 import scipy.fft
+import scipy.ndimage
 import scipy.signal
 
 from asdcore.errors import ASDError
@@ -122,3 +123,171 @@ def band_metrics(spectrum: np.ndarray, freqs: np.ndarray, band: Band,
         "band_power": float(to_db(power.sum())),
         "mean_level": float(values.mean()),
     }
+
+
+# ---------------------------------------------------------------------------------------------
+# Characteristic frequencies: the fundamental of a harmonic family in an (envelope) spectrum.
+
+
+def spectral_baseline(spectrum: np.ndarray, freqs: np.ndarray, width_hz: float) -> np.ndarray:
+    """Running median of ``spectrum`` over ``width_hz``: the broadband floor under narrow peaks."""
+    df = float(freqs[1] - freqs[0]) if len(freqs) > 1 else 1.0
+    size = max(3, int(round(width_hz / df)) | 1)  # odd, so the median is centred
+    return scipy.ndimage.median_filter(np.asarray(spectrum, dtype=np.float64), size=size,
+                                       mode="nearest")
+
+
+# When twice the winner is nearly as salient, the winner is half the true fundamental: it
+# reaches the same harmonics (and noise in between). The true fundamental's own octave error
+# reads well below this even with a dominant second harmonic (about 0.8 in the worst cases).
+OCTAVE_RATIO = 0.9
+
+
+def harmonic_salience(spectrum: np.ndarray, freqs: np.ndarray, fmin: float, fmax: float,
+                      n_harmonics: int = 5, tolerance: float = 0.01
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """Harmonic-sum salience of every candidate fundamental in [fmin, fmax]: ``(salience, f0s)``.
+
+    ``spectrum`` is a linear magnitude (an envelope spectrum, say) on the evenly spaced
+    ``freqs``. Only what rises above the floor counts (the running median over ``fmin`` Hz:
+    wider than any peak, narrower than any candidate's harmonic spacing). The salience of ``f``
+    is the sum of the peak heights at ``f, 2f, ... n f`` minus the heights half-way between them
+    (each height the maximum within ``tolerance`` of the nominal frequency, at least one bin,
+    since speeds drift). Equal weights and the subtraction make the true fundamental beat twice
+    itself even when the second harmonic is the strongest line: ``2 f0`` misses the odd
+    harmonics and is charged for them in between.
+    """
+    on, between, f0s, _ = _harmonic_terms(spectrum, freqs, fmin, fmax, n_harmonics, tolerance)
+    return on.sum(axis=1) - between.sum(axis=1), f0s
+
+
+def _harmonic_terms(spectrum, freqs, fmin, fmax, n_harmonics, tolerance):
+    """Peak heights on the harmonics ``[n_f0s, n]`` and half-way between, the f0s, the peaks."""
+    spectrum, freqs = np.asarray(spectrum, dtype=np.float64), np.asarray(freqs, dtype=np.float64)
+    if len(freqs) < 2 or not 0 < fmin < fmax:
+        raise ASDError(f"Cannot search {fmin:g}-{fmax:g} Hz for a fundamental: give 0 < fmin < fmax "
+                       "and a spectrum with at least two bins.")
+    df = freqs[1] - freqs[0]
+    if n_harmonics * fmax > freqs[-1] + df:
+        raise ASDError(f"The spectrum ends at {freqs[-1]:g} Hz, below harmonic {n_harmonics} "
+                       f"of {fmax:g} Hz; compute it up to {n_harmonics * fmax:g} Hz or lower fmax.")
+    peaks = np.maximum(spectrum - spectral_baseline(spectrum, freqs, fmin), 0.0)
+    f0s = np.arange(fmin, fmax + df / 4, df / 2)  # half-bin steps: no peak falls between two
+    harmonic = np.arange(1, n_harmonics + 1, dtype=np.float64)
+    on = _window_max(peaks, freqs, np.outer(f0s, harmonic), tolerance)
+    between = _window_max(peaks, freqs, np.outer(f0s, harmonic - 0.5), tolerance)
+    return on, between, f0s, peaks
+
+
+def _window_max(values: np.ndarray, freqs: np.ndarray, centres: np.ndarray,
+                tolerance: float) -> np.ndarray:
+    """Maximum of ``values`` within ``centres * (1 +- tolerance)`` (at least +-1 bin), per centre."""
+    df = freqs[1] - freqs[0]
+    half = np.maximum(centres * tolerance, df)
+    lo = np.clip(np.floor((centres - half - freqs[0]) / df), 0, len(freqs) - 1).astype(np.intp)
+    hi = np.clip(np.ceil((centres + half - freqs[0]) / df) + 1, 1, len(freqs)).astype(np.intp)
+    # reduceat over interleaved (lo, hi) pairs reduces each [lo, hi); a sentinel keeps hi valid.
+    padded = np.append(values, 0.0)
+    bounds = np.stack([lo.ravel(), np.maximum(hi.ravel(), lo.ravel() + 1)], axis=1).ravel()
+    return np.maximum.reduceat(padded, bounds)[0::2].reshape(centres.shape)
+
+
+def characteristic_frequency(spectrum: np.ndarray, freqs: np.ndarray, fmin: float, fmax: float,
+                             n_harmonics: int = 5, tolerance: float = 0.01) -> tuple[float, float]:
+    """The fundamental in [fmin, fmax] with the largest `harmonic_salience`: ``(f0, salience)``.
+
+    Half the true fundamental reaches the same harmonics, so when the best candidate near
+    twice the winner scores at least `OCTAVE_RATIO` of it (and lies in range), that one is
+    taken. ``f0`` is then refined from where its harmonics' peaks actually lie (each peak's
+    frequency over its harmonic number, weighted by height), finer than the search grid.
+    Salience 0 or less: no harmonic family was found and ``f0`` means nothing.
+    """
+    on, between, f0s, peaks = _harmonic_terms(spectrum, freqs, fmin, fmax, n_harmonics, tolerance)
+    salience = on.sum(axis=1) - between.sum(axis=1)
+    best = int(np.argmax(salience))
+    while 2 * f0s[best] <= fmax:
+        near_double = np.flatnonzero(np.abs(f0s - 2 * f0s[best]) <= 2 * f0s[best] * tolerance)
+        double = int(near_double[np.argmax(salience[near_double])])
+        if salience[double] < OCTAVE_RATIO * salience[best]:
+            break
+        best = double
+    return _refined_f0(peaks, np.asarray(freqs, dtype=np.float64), f0s[best], on[best],
+                       tolerance), float(salience[best])
+
+
+def _refined_f0(peaks: np.ndarray, freqs: np.ndarray, f0: float, heights: np.ndarray,
+                tolerance: float) -> float:
+    """Height-weighted mean of (peak frequency / harmonic number) over the harmonics of ``f0``."""
+    if not heights.any():
+        return float(f0)
+    located = np.empty(len(heights))
+    for k in range(1, len(heights) + 1):
+        window = np.flatnonzero(np.abs(freqs - k * f0) <= max(k * f0 * tolerance, freqs[1] - freqs[0]))
+        located[k - 1] = freqs[window[np.argmax(peaks[window])]] / k
+    return float(np.average(located, weights=heights))
+
+
+def harmonic_markers(f0: float, fmax: float, count: int | None = None) -> np.ndarray:
+    """``f0, 2 f0, 3 f0 ...`` up to ``fmax`` (at most ``count`` of them): where harmonics fall."""
+    if f0 <= 0:
+        return np.empty(0)
+    n = int(fmax // f0)
+    return f0 * np.arange(1, (n if count is None else min(n, count)) + 1)
+
+
+def sideband_markers(carrier: float, spacing: float, count: int = 3) -> np.ndarray:
+    """``carrier -+ k spacing`` for k = 1..count, ascending, positive frequencies only.
+
+    Modulation at ``spacing`` (a shaft rate, say) of a ``carrier`` (a mesh or resonance
+    frequency) puts lines there.
+    """
+    offsets = spacing * np.arange(1, count + 1)
+    markers = np.concatenate([carrier - offsets[::-1], carrier + offsets])
+    return markers[markers > 0]
+
+
+# ---------------------------------------------------------------------------------------------
+# Band suggestion: where is the signal most impulsive?
+
+KURTOGRAM_WINDOWS = (16, 32, 64, 128, 256, 512, 1024)
+
+
+def kurtogram(y: np.ndarray, sr: int, windows: tuple[int, ...] = KURTOGRAM_WINDOWS
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """STFT-based kurtogram: ``(kurtosis [len(windows), n_freqs], freqs, bandwidths)``.
+
+    For each window length N the spectral kurtosis of every STFT bin,
+    ``mean|X|^4 / (mean|X|^2)^2 - 2`` over time: about 0 for stationary noise, -1 for a steady
+    tone, large for impacts (Antoni and Randall 2006). Row i describes bands of
+    ``bandwidths[i] = 2 sr / N`` Hz (the Hann main lobe) centred on ``freqs``, the bin centres
+    of the longest window (shorter windows are interpolated onto them). Bins at DC and Nyquist,
+    which no band-pass can isolate, read 0.
+    """
+    y = np.asarray(y, dtype=np.float64)
+    windows = tuple(w for w in windows if w <= len(y) // 4)
+    if not windows:
+        raise ASDError(f"The signal is too short ({len(y)} samples) for a kurtogram.")
+    freqs = np.fft.rfftfreq(max(windows), 1.0 / sr)
+    rows = []
+    for n in windows:
+        f, _, stft = scipy.signal.stft(y, fs=sr, window="hann", nperseg=n, noverlap=3 * n // 4,
+                                       boundary=None, padded=False)
+        power = np.abs(stft) ** 2
+        mean_power = power.mean(axis=1)
+        kurt = np.where(mean_power > _TINY,
+                        (power ** 2).mean(axis=1) / np.maximum(mean_power, _TINY) ** 2 - 2.0, 0.0)
+        kurt[[0, -1]] = 0.0
+        rows.append(np.interp(freqs, f, kurt))
+    return np.array(rows), freqs, 2.0 * sr / np.array(windows, dtype=np.float64)
+
+
+def best_band(kurtosis: np.ndarray, freqs: np.ndarray, bandwidths: np.ndarray,
+              fmin: float = 0.0, fmax: float | None = None) -> Band:
+    """The band ``(low, high)`` of the kurtogram's maximum, its centre within [fmin, fmax]."""
+    allowed = (freqs >= fmin) & (freqs <= (freqs[-1] if fmax is None else fmax))
+    if not allowed.any():
+        raise ASDError(f"No kurtogram bins lie between {fmin:g} and {fmax:g} Hz.")
+    masked = np.where(allowed[None, :], kurtosis, -np.inf)
+    level, column = np.unravel_index(int(np.argmax(masked)), masked.shape)
+    centre, half = float(freqs[column]), float(bandwidths[level]) / 2
+    return max(centre - half, 0.0), min(centre + half, float(freqs[-1]))
