@@ -1,0 +1,18 @@
+"""Pseudo-labels for machines without attributes: clustering, characteristic frequencies from
+envelope spectra, their quality against known attributes, and the label store."""
+
+from asdcore.labels.clustering import (FEATURES, METHODS, REDUCTIONS, ClusterResult,
+                                       clip_features, cluster_machine, cluster_points, reduce)
+from asdcore.labels.envelope import (EnvelopeResult, envelope_labels, frequency_groups,
+                                     suggest_band)
+from asdcore.labels.quality import label_quality, truth_of
+from asdcore.labels.selection import machine_clips, validate_label
+from asdcore.labels.store import (LabelStore, dataset_key, labels_for_training, read_label_csv,
+                                  write_label_csv)
+
+__all__ = [
+    "FEATURES", "METHODS", "REDUCTIONS", "ClusterResult", "EnvelopeResult", "LabelStore",
+    "clip_features", "cluster_machine", "cluster_points", "dataset_key", "envelope_labels",
+    "frequency_groups", "label_quality", "labels_for_training", "machine_clips",
+    "read_label_csv", "reduce", "suggest_band", "truth_of", "validate_label", "write_label_csv",
+]

@@ -1,0 +1,225 @@
+"""Pseudo-labels by clustering a machine's clips: features, reduction, clustering, number of
+clusters.
+
+Features (one vector per clip): ``spectrum`` (high-resolution Welch log spectrum), ``envelope``
+(log envelope spectrum of a band, the kurtogram's suggestion by default), ``logmel`` (mean and
+standard deviation of each log-mel band over time) and ``embedding`` (a trained run's clip
+embeddings). Vectors are reduced by PCA (or UMAP when umap-learn is installed), then clustered
+by k-means, a Gaussian mixture or Ward's agglomerative clustering; the number of clusters is
+given or chosen (BIC for the mixture, the silhouette for the others) up to a cap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.cluster import AgglomerativeClustering, KMeans
+from sklearn.decomposition import PCA
+from sklearn.metrics import silhouette_score
+from sklearn.mixture import GaussianMixture
+
+from asdcore import dsp, features
+from asdcore.audio import SAMPLE_RATE
+from asdcore.dataset import Dataset
+from asdcore.errors import ASDError
+from asdcore.labels.envelope import suggest_band
+from asdcore.labels.selection import load_each, machine_clips
+from asdcore.progress import CancelFn, ProgressFn, report, stage
+
+FEATURES = ("spectrum", "envelope", "logmel", "embedding")
+METHODS = ("gmm", "kmeans", "ward")
+REDUCTIONS = ("pca", "umap")
+SPECTRUM_NPERSEG = 4096  # 3.9 Hz bins at 16 kHz: resolves rotation harmonics
+ENVELOPE_GRID = np.arange(1.0, 500.0, 0.5)  # Hz: rates of impacts and modulations
+DEFAULT_K_MAX = 8
+
+
+@dataclass
+class ClusterResult:
+    """Labels per clip (``file`` -> label) and how they came about."""
+
+    labels: dict[str, str]
+    groups: list[dict]  # per clustered group (all clips, or one domain): k, sizes, scores...
+    params: dict = field(default_factory=dict)
+
+
+def clip_features(clips: pd.DataFrame, feature: str, band: dsp.Band | None = None,
+                  run: str | Path | None = None, progress: ProgressFn | None = None,
+                  cancel: CancelFn | None = None) -> np.ndarray:
+    """One feature vector per row of ``clips`` (a `Dataset.clips` slice): ``[n_clips, dims]``.
+
+    ``band`` is the envelope feature's band (None: the whole signal); ``run`` the run (name or
+    path) whose embeddings the ``embedding`` feature uses.
+    """
+    paths = clips["path"].tolist()
+    if feature == "spectrum":
+        def log_spectrum(y):
+            psd, _ = dsp.welch_spectrum(y, SAMPLE_RATE, nperseg=SPECTRUM_NPERSEG)
+            return psd - psd.mean()  # level-free: the gain of a recording is no attribute
+        return load_each(paths, log_spectrum, progress, cancel, "spectra")
+    if feature == "envelope":
+        def log_envelope_spectrum(y):
+            spectrum, freqs = dsp.envelope_spectrum(y, SAMPLE_RATE, band, fmax=ENVELOPE_GRID[-1] + 1)
+            level = dsp.to_db(np.interp(ENVELOPE_GRID, freqs, spectrum), "magnitude")
+            return level - level.mean()
+        return load_each(paths, log_envelope_spectrum, progress, cancel, "envelope spectra")
+    if feature == "logmel":
+        logmel = features.extract(paths, progress=progress, cancel=cancel)
+        return np.concatenate([logmel.mean(axis=2), logmel.std(axis=2)], axis=1)
+    if feature == "embedding":
+        if run is None:
+            raise ASDError("The embedding feature needs a trained run to take embeddings from.")
+        return run_embeddings(run, clips)
+    raise ASDError(f"Unknown feature {feature!r}; choose one of {', '.join(FEATURES)}.")
+
+
+def run_embeddings(run: str | Path, clips: pd.DataFrame) -> np.ndarray:
+    """The embeddings a run saved for ``clips``, matched on ``<machine>/<split>/<name>`` (so a
+    run trained on another level of the same dataset folder still matches)."""
+    from asdcore.runs import open_run
+
+    machine = clips["machine"].iloc[0]
+    path = open_run(run).embeddings_dir / f"{machine}.npz"
+    if not path.is_file():
+        raise ASDError(f"The run {run} has no embeddings for {machine} ({path} is missing).")
+    with np.load(path, allow_pickle=False) as saved:
+        ids, vectors = saved["clip_id"], saved["embedding"]
+    row_of = {"/".join(str(i).split("/")[-3:]): row for row, i in enumerate(ids)}
+    missing = [f for f in clips["file"] if f not in row_of]
+    if missing:
+        raise ASDError(f"The run {run} has no embedding for {len(missing)} of the clips, "
+                       f"e.g. {missing[0]}; was it trained on this dataset?")
+    return vectors[[row_of[f] for f in clips["file"]]].astype(np.float64)
+
+
+def reduce(vectors: np.ndarray, method: str = "pca", n_components: int = 8,
+           seed: int = 0) -> np.ndarray:
+    """``vectors`` reduced to at most ``n_components`` dimensions (PCA, or UMAP)."""
+    n = min(n_components, vectors.shape[1], max(len(vectors) - 1, 1))
+    if method == "pca":
+        return PCA(n_components=n, random_state=seed).fit_transform(vectors)
+    if method == "umap":
+        try:
+            import umap  # optional: a heavy import that compiles numba code on first use
+        except ImportError:
+            raise ASDError("UMAP reduction needs the umap-learn package; install it or use PCA.") from None
+        pca = PCA(n_components=min(50, vectors.shape[1], len(vectors)), random_state=seed)
+        return umap.UMAP(n_components=n, n_neighbors=min(15, len(vectors) - 1),
+                         random_state=seed).fit_transform(pca.fit_transform(vectors))
+    raise ASDError(f"Unknown reduction {method!r}; choose one of {', '.join(REDUCTIONS)}.")
+
+
+def cluster_points(points: np.ndarray, method: str = "gmm", k: int | str = "auto",
+                   k_max: int = DEFAULT_K_MAX, seed: int = 0) -> tuple[np.ndarray, dict]:
+    """Cluster rows of ``points``: ``(labels 0..k-1, diagnostics)``.
+
+    ``k="auto"`` picks the number of clusters: the lowest BIC among 1..k_max for the Gaussian
+    mixture, the highest silhouette among 2..k_max for k-means and Ward (k_max at most half
+    the number of clips). Diagnostics: ``k``,
+    ``criterion``, ``scores`` (per k tried), ``silhouette`` (of the result; None for one
+    cluster) and ``sizes``.
+    """
+    if method not in METHODS:
+        raise ASDError(f"Unknown clustering method {method!r}; choose one of {', '.join(METHODS)}.")
+    n = len(points)
+    if k != "auto" and (not isinstance(k, (int, np.integer)) or k < 1):
+        raise ASDError(f"The number of clusters must be a positive whole number or 'auto', not {k!r}.")
+    if k != "auto" and k > n:
+        raise ASDError(f"Cannot make {k} clusters of {n} clips.")
+    if k == "auto":
+        # at least two clips per cluster on average: a class of one is no attribute
+        k, criterion, scores = _choose_k(points, method, max(1, min(k_max, n // 2)), seed)
+    else:
+        criterion, scores = "given", {}
+    labels = _fit(points, method, int(k), seed)
+    return labels, {
+        "k": int(k), "criterion": criterion, "scores": scores,
+        "silhouette": _silhouette(points, labels),
+        "sizes": np.bincount(labels, minlength=int(k)).tolist(),
+    }
+
+
+def _choose_k(points, method, k_max, seed) -> tuple[int, str, dict[int, float]]:
+    if method == "gmm":
+        scores = {}
+        for k in range(1, k_max + 1):
+            try:
+                scores[k] = float(_mixture(points, k, seed).bic(points))
+            except ValueError:  # a collapsed component (too few clips for k): no candidate
+                break
+        return min(scores, key=scores.get), "bic", scores
+    scores = {k: _silhouette(points, _fit(points, method, k, seed)) for k in range(2, k_max + 1)}
+    scores = {k: s for k, s in scores.items() if s is not None}
+    if not scores:  # too few clips to compare clusterings: one group
+        return 1, "silhouette", {}
+    return max(scores, key=scores.get), "silhouette", scores
+
+
+def _mixture(points, k, seed) -> GaussianMixture:
+    # Full covariances: attribute clusters are elongated and tilted in PCA space (diagonal ones
+    # made BIC split every cluster on the demo). The ridge is relative to the data's spread.
+    return GaussianMixture(k, covariance_type="full", n_init=3,
+                           reg_covar=1e-4 * float(points.var(axis=0).mean()) + 1e-12,
+                           random_state=seed).fit(points)
+
+
+def _fit(points, method, k, seed) -> np.ndarray:
+    if k == 1:
+        return np.zeros(len(points), dtype=np.intp)
+    if method == "gmm":
+        try:
+            return _mixture(points, k, seed).predict(points)
+        except ValueError:
+            raise ASDError(f"A Gaussian mixture of {k} components does not fit these "
+                           f"{len(points)} clips; ask for fewer clusters.") from None
+    if method == "kmeans":
+        return KMeans(k, n_init=10, random_state=seed).fit_predict(points)
+    return AgglomerativeClustering(k, linkage="ward").fit_predict(points)
+
+
+def _silhouette(points, labels) -> float | None:
+    n_clusters = len(np.unique(labels))
+    if not 2 <= n_clusters <= len(points) - 1:
+        return None
+    return float(silhouette_score(points, labels))
+
+
+def cluster_machine(ds: Dataset, machine: str, feature: str = "spectrum", method: str = "gmm",
+                    k: int | str = "auto", k_max: int = DEFAULT_K_MAX, reduction: str = "pca",
+                    n_components: int = 8, per_domain: bool = False,
+                    splits: tuple[str, ...] = ("train",), band: dsp.Band | None = None,
+                    run: str | Path | None = None, seed: int = 0,
+                    progress: ProgressFn | None = None, cancel: CancelFn | None = None
+                    ) -> ClusterResult:
+    """Pseudo-labels for one machine's clips by clustering ``feature`` vectors.
+
+    With ``per_domain`` the source and target clips are clustered separately (labels
+    ``source-c0``, ``target-c0`` ...), else together (``c0``, ``c1`` ...). Clusters are numbered
+    by size, largest first. The envelope feature's band defaults to the kurtogram's suggestion.
+    """
+    clips = machine_clips(ds, machine, splits)
+    if feature == "envelope" and band is None:
+        band = suggest_band(clips["path"].tolist(), cancel=cancel)
+    vectors = clip_features(clips, feature, band, run, stage(progress, 0, 2, "features"), cancel)
+    groups = clips.groupby("domain").indices if per_domain else {"": np.arange(len(clips))}
+    labels, diagnostics = {}, []
+    for g, (domain, rows) in enumerate(groups.items()):
+        points = reduce(vectors[rows], reduction, n_components, seed)
+        found, info = cluster_points(points, method, k if k == "auto" else min(k, len(rows)),
+                                     k_max, seed)
+        by_size = np.argsort(-np.bincount(found), kind="stable")
+        names = {int(c): f"{domain}-c{rank}" if domain else f"c{rank}"
+                 for rank, c in enumerate(by_size)}
+        for row, c in zip(rows, found):
+            labels[clips["file"].iloc[row]] = names[int(c)]
+        info["sizes"] = sorted(info["sizes"], reverse=True)
+        diagnostics.append({"domain": domain or "all", "n_clips": int(len(rows)), **info})
+        report(stage(progress, 1, 2, "clustering"), g + 1, len(groups))
+    params = {"feature": feature, "method": method, "k": k, "k_max": k_max,
+              "reduction": reduction, "n_components": n_components, "per_domain": per_domain,
+              "splits": list(splits), "band": list(band) if band else None,
+              "run": str(run) if run else None, "seed": seed}
+    return ClusterResult(labels, diagnostics, params)
