@@ -36,6 +36,63 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0 if ds.usable else 1
 
 
+def _cluster_count(text: str) -> int | str:
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a number, not {text!r}") from None
+
+
+def _cmd_label(args: argparse.Namespace) -> int:
+    from asdcore import dataset, labels
+
+    ds = dataset.scan(args.data)
+    store = labels.LabelStore.open(args.data, args.machine)
+    band = tuple(args.band) if args.band else None
+    with terminal_progress(f"label {args.how} {args.machine}") as bar:
+        if args.how == "cluster":
+            result = labels.cluster_machine(
+                ds, args.machine, feature=args.feature, method=args.method, k=args.k,
+                reduction=args.reduce, per_domain=args.per_domain, band=band, run=args.run,
+                seed=args.seed, progress=bar)
+            extra = {}
+        else:
+            result = labels.envelope_labels(ds, args.machine, band=band, fmin=args.fmin,
+                                            fmax=args.fmax, k=args.k, seed=args.seed, progress=bar)
+            extra = {"frequency_hz": {f: round(v, 3) for f, v in result.frequencies.items()}}
+    change_set = store.apply(result.labels, args.how, params=result.params,
+                             extra={f: {name: column[f] for name, column in extra.items()}
+                                    for f in result.labels})
+    if args.out:
+        labels.write_label_csv(args.out, result.labels, extra)
+    _print_label_summary(args, ds, result, change_set, store)
+    return 0
+
+
+def _print_label_summary(args, ds, result, change_set, store) -> None:
+    from collections import Counter
+
+    from asdcore import labels
+
+    if args.how == "envelope":
+        print(f"band {result.band[0]:g}-{result.band[1]:g} Hz")
+    counts = Counter(result.labels.values())
+    for label in result.centres if args.how == "envelope" else sorted(counts):
+        count = counts[label]
+        centre = f" (median {result.centres[label]:.2f} Hz)" if args.how == "envelope" else ""
+        print(f"{label}: {count} clips{centre}")
+    quality = labels.label_quality(result.labels, labels.machine_clips(ds, args.machine))
+    if quality is not None:
+        print(f"against the known attributes: ARI {quality['ari']:.3f} NMI {quality['nmi']:.3f} "
+              f"({quality['n_clips']} clips)")
+    recorded = f"change set {change_set['change_set']}" if change_set else "no change"
+    print(f"store: {store.path} ({recorded})")
+    if args.out:
+        print(f"labels: {args.out}")
+
+
 def _recording(run, bar):
     """A progress callback that drives the terminal bar and appends to the run's progress log."""
     def progress(done: int, total: int, message: str = "") -> None:
@@ -137,6 +194,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mapping", type=Path, default=None,
                    help="eval ground-truth list mapping anonymous test names to full names")
     p.set_defaults(func=_cmd_info)
+
+    p = sub.add_parser("label", help="pseudo-labels for a machine (recorded in the label store)")
+    label_sub = p.add_subparsers(dest="how", required=True, metavar="HOW")
+    for how, help_text in (("cluster", "cluster the clips' sounds"),
+                           ("envelope", "group clips by the characteristic frequency of a band")):
+        q = label_sub.add_parser(how, help=help_text)
+        q.add_argument("data", type=Path, help="dataset folder (DCASE layout)")
+        q.add_argument("--machine", required=True, help="machine type to label")
+        q.add_argument("--k", type=_cluster_count, default="auto",
+                       help="number of labels, or auto (default)")
+        q.add_argument("--out", type=Path, default=None, help="also write the labels to this CSV")
+        q.add_argument("--seed", type=int, default=0)
+        q.set_defaults(func=_cmd_label)
+    cluster, envelope = label_sub.choices["cluster"], label_sub.choices["envelope"]
+    cluster.add_argument("--feature", choices=["spectrum", "envelope", "logmel", "embedding"],
+                         default="spectrum")
+    cluster.add_argument("--method", choices=["gmm", "kmeans", "ward"], default="gmm")
+    cluster.add_argument("--reduce", choices=["pca", "umap"], default="pca")
+    cluster.add_argument("--per-domain", action="store_true",
+                         help="cluster source and target clips separately")
+    cluster.add_argument("--run", default=None, help="run whose embeddings --feature embedding uses")
+    cluster.add_argument("--band", type=float, nargs=2, metavar=("LO", "HI"), default=None,
+                         help="band of --feature envelope in Hz (default: kurtogram suggestion)")
+    envelope.add_argument("--band", type=float, nargs=2, metavar=("LO", "HI"), default=None,
+                          help="band in Hz whose envelope is analysed (default: kurtogram suggestion)")
+    envelope.add_argument("--fmin", type=float, default=5.0,
+                          help="lowest characteristic frequency searched (Hz)")
+    envelope.add_argument("--fmax", type=float, default=250.0,
+                          help="highest characteristic frequency searched (Hz)")
 
     p = sub.add_parser("train", help="train one model per machine type into a run")
     p.add_argument("data", type=Path, help="dataset folder (DCASE layout)")
