@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
-import multiprocessing
 import os
 import shutil
 import tempfile
@@ -701,10 +700,8 @@ def generate(out: str | os.PathLike, preset: str = "demo", seed: int = 0,
     ``attributes_correspondence.csv``) and the manifest ``out/asd_demo.json``. When ``out``
     already holds this very dataset (preset, seed, generator version) nothing is done; an older
     dataset from this generator is replaced; any other non-empty folder is refused.
-    ``workers`` processes render the clips (default: the available cores for large presets,
-    one for small ones); the bytes written do not depend on it. Worker processes start by
-    forkserver, so a script calling this with ``workers > 1`` needs the usual
-    ``if __name__ == "__main__":`` guard.
+    ``workers`` threads render the clips (default: the available cores for large presets,
+    one for small ones); the bytes written do not depend on it.
     """
     out = Path(out)
     if preset not in PRESETS:
@@ -758,9 +755,10 @@ def _render_all(raw: Path, clips: list[Clip], seed: int, workers: int,
             report(progress, done, total, chunk[-1].machine)
             check_cancel(cancel)
         return
-    # forkserver: workers never inherit a parent's threads (torch, a web server) via fork.
-    context = multiprocessing.get_context("forkserver")
-    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+    # Threads, not processes: numpy's FFTs and filters release the GIL, and a process pool
+    # would have to re-import the caller's main module (a Streamlit script, a test runner),
+    # which is fragile. The serial path alone renders the demo in about a minute.
+    with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="synth") as pool:
         futures = {pool.submit(_write_chunk, str(raw), chunk, seed): chunk for chunk in chunks}
         try:
             for future in concurrent.futures.as_completed(futures):
