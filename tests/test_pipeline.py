@@ -128,3 +128,15 @@ def test_cli_errors_are_one_sentence(tiny_data, tmp_path):
         assert result.returncode != 0, args
         assert "Traceback" not in result.stderr, result.stderr
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_real_dcase_clips_train_and_score_to_complete_files(real_samples, tmp_path):
+    """Real 2023 clips (2 train clips per machine, no attributes_00.csv): complete files."""
+    data = real_samples / "dcase2023_dev"
+    run = _train(data, "real-ae", "ae", machines=["valve"], epochs=1)
+    result = pipeline.score_run(run, backend="mse")
+    test_names = sorted(p.name for p in (data / "valve" / "test").glob("*.wav"))
+    written = metrics.read_score_file(run.submission_dir / "anomaly_score_valve_section_00_test.csv")
+    assert sorted(written["name"]) == test_names
+    # Two target-domain test clips cannot give an official score; it must say so, not invent one.
+    assert result["official_score"] is None and result["note"]
