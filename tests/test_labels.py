@@ -48,6 +48,11 @@ def test_cluster_points_refuses_bad_requests():
     assert reduce(points, n_components=8).shape == (30, 4)  # never more than the input has
     with pytest.raises(ASDError, match="Unknown reduction"):
         reduce(points, "tsne")
+    try:
+        import umap  # noqa: F401  (optional; its first use compiles for ~30 s, so not run here)
+    except ImportError:
+        with pytest.raises(ASDError, match="umap-learn"):
+            reduce(points, "umap")
 
 
 def test_cluster_machine_recovers_hidden_attributes_on_tiny_data(tiny):
