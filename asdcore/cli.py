@@ -102,18 +102,35 @@ def _recording(run, bar):
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from asdcore import dataset, pipeline, runs
+    from asdcore import dataset, pipeline, runs, train
 
-    dataset.scan(args.data)  # fail on a bad folder before a run is created
-    config = pipeline.TrainConfig(
-        data=str(Path(args.data).resolve()), model=args.model, machines=args.machine or [],
-        device=args.device, model_config=_model_settings(args))
-    pipeline.model_for(config)  # validate the settings before a run is created
-    run = runs.create_run(args.run, config, overwrite=args.overwrite)
-    with terminal_progress(f"train {run.name}") as bar, run.working():
-        pipeline.train_run(run, progress=_recording(run, bar), cancel=run.cancel_requested)
-    print(run.path)
-    return 0
+    # Under torchrun every rank runs this command; rank 0 alone creates and writes the run.
+    dist = train.init_distributed(args.device)
+    try:
+        if args.resume:
+            run = runs.open_run(args.run)
+        else:
+            dataset.scan(args.data)  # fail on a bad folder before a run is created
+            config = pipeline.TrainConfig(
+                data=str(Path(args.data).resolve()), model=args.model,
+                machines=args.machine or [], device=args.device,
+                model_config=_model_settings(args),
+                labels=[str(Path(p).resolve()) for p in args.labels or []])
+            pipeline.model_for(config)  # validate the settings before a run is created
+            pipeline.read_labels(config.labels)
+            if dist.is_main:
+                runs.create_run(args.run, config, overwrite=args.overwrite)
+            dist.barrier()
+            run = runs.Run(runs.run_path(args.run))
+        if not dist.is_main:
+            pipeline.train_run(run)
+            return 0
+        with terminal_progress(f"train {run.name}") as bar, run.working():
+            pipeline.train_run(run, progress=_recording(run, bar), cancel=run.cancel_requested)
+        print(run.path)
+        return 0
+    finally:
+        train.close_distributed()
 
 
 def _model_settings(args: argparse.Namespace) -> dict:
@@ -224,16 +241,20 @@ def build_parser() -> argparse.ArgumentParser:
     envelope.add_argument("--fmax", type=float, default=250.0,
                           help="highest characteristic frequency searched (Hz)")
 
-    p = sub.add_parser("train", help="train one model per machine type into a run")
+    p = sub.add_parser("train", help="train a model (per machine, or one joint model) into a run")
     p.add_argument("data", type=Path, help="dataset folder (DCASE layout)")
     p.add_argument("--run", required=True, help="run name (kept in workspace/runs) or a path")
-    p.add_argument("--model", default="ae", help="model name: ae (official baseline) or "
-                   "logmel-stats (training-free)")
+    p.add_argument("--model", default="ae", help="model name: ae (official baseline), "
+                   "logmel-stats (training-free) or seresnet18 (the seed model)")
     p.add_argument("--machine", action="append", help="train only this machine (repeatable)")
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     p.add_argument("--overwrite", action="store_true", help="replace an existing run")
+    p.add_argument("--labels", nargs="+", metavar="CSV", default=None,
+                   help="label CSVs (file,label): pseudo-attributes of attribute-less machines")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an existing run from its checkpoint (its own settings)")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("score", help="score the test clips with a trained run")

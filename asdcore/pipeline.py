@@ -1,6 +1,8 @@
-"""Runs end to end: dataset -> features -> model per machine -> scores -> submission -> metrics.
+"""Runs end to end: dataset -> features -> model(s) -> scores -> submission -> metrics.
 
-`train_run` fits one model per machine type into a run folder (`asdcore.runs`); `score_run`
+`train_run` fits one model per machine type into a run folder (`asdcore.runs`), or, for a
+model that ``trains_jointly`` (the seed model, whose classes span machines), one model on every
+machine at once (weights in ``weights/joint``, a resumable checkpoint beside them); `score_run`
 scores the test clips with a backend (a detector's own mode, or an embedding scorer), writes the
 official submission files and, when the test labels are known, the official metrics. The CLI
 and the app call these two functions; nothing here prints.
@@ -23,6 +25,7 @@ from asdcore.progress import CancelFn, ProgressFn, check_cancel, report, stage
 from asdcore.runs import Run
 
 SCORE_COLUMNS = ["clip_id", "file", "machine", "section", "domain", "label", "score", "decision"]
+JOINT_WEIGHTS = "joint"  # weights/ subfolder of a jointly trained model
 
 
 @dataclass
@@ -34,6 +37,7 @@ class TrainConfig:
     machines: list[str] = field(default_factory=list)  # empty: every machine with train clips
     device: str = "auto"
     model_config: dict = field(default_factory=dict)  # the model's own settings (epochs, seed...)
+    labels: list[str] = field(default_factory=list)  # label CSVs (file,label): pseudo-attributes
 
     @classmethod
     def from_dict(cls, data: dict) -> TrainConfig:
@@ -70,10 +74,15 @@ def _clip_seconds(clips: pd.DataFrame) -> float:
 
 def train_run(run: Run, progress: ProgressFn | None = None,
               cancel: CancelFn | None = None) -> None:
-    """Fit one model per machine type on its normal training clips; weights go to the run."""
+    """Fit one model per machine type on its normal training clips (or one joint model on all
+    of them); weights go to the run. A joint model resumes from its checkpoint when one is
+    there. Under ``torchrun`` every rank calls this; only rank 0 writes."""
     config = TrainConfig.from_dict(run.config())
     ds = dataset.scan(config.data)
     machines = _machines_to_use(ds, config.machines)
+    if getattr(get_model_class(config.model), "trains_jointly", False):
+        _train_jointly(run, config, ds, machines, progress, cancel)
+        return
     for index, machine in enumerate(machines):
         check_cancel(cancel)
         train = ds.clips[(ds.clips["machine"] == machine) & (ds.clips["split"] == "train")]
@@ -87,6 +96,37 @@ def train_run(run: Run, progress: ProgressFn | None = None,
                   progress=step, cancel=cancel)
         model.save(run.weights_dir / machine)
     report(progress, 1, 1, "training done")
+
+
+def _train_jointly(run: Run, config: TrainConfig, ds: dataset.Dataset, machines: list[str],
+                   progress: ProgressFn | None, cancel: CancelFn | None) -> None:
+    from asdcore.train import current_distributed
+
+    clips = ds.clips[ds.clips["machine"].isin(machines)]
+    model = model_for(config)
+    model.fit_clips(clips[clips["split"] == "train"], clips[clips["split"] == "supplemental"],
+                    pseudo_labels=read_labels(config.labels), progress=progress, cancel=cancel,
+                    checkpoint=run.path / "checkpoint.pt")
+    if current_distributed().is_main:
+        model.save(run.weights_dir / JOINT_WEIGHTS)
+    report(progress, 1, 1, "training done")
+
+
+def read_labels(paths: list[str]) -> dict[str, str]:
+    """``{file: label}`` from label CSVs (header ``file,label``, DESIGN.md); later files win.
+
+    Reads the documented two-column format directly; `asdcore.labels` owns writing them.
+    """
+    labels: dict[str, str] = {}
+    for path in paths:
+        try:
+            table = pd.read_csv(path, dtype=str, keep_default_na=False)
+        except (OSError, pd.errors.ParserError, UnicodeDecodeError) as err:
+            raise ASDError(f"Cannot read the label file {path}: {err}.") from err
+        if not {"file", "label"} <= set(table.columns):
+            raise ASDError(f"The label file {path} needs the columns file,label.")
+        labels.update(zip(table["file"], table["label"]))
+    return labels
 
 
 def backends_for(model_name: str) -> tuple[str, ...]:
@@ -110,7 +150,16 @@ def score_run(run: Run, backend: str | None = None, data: str | None = None,
     if backend not in backends_for(config.model):
         raise ASDError(f"The {config.model!r} model cannot be scored with {backend!r}; "
                        f"choose one of {', '.join(backends_for(config.model))}.")
-    trained = sorted(p.name for p in run.weights_dir.iterdir()) if run.weights_dir.is_dir() else []
+    cls = get_model_class(config.model)
+    joint_model = None
+    if getattr(cls, "trains_jointly", False):
+        joint_dir = run.weights_dir / JOINT_WEIGHTS
+        joint_model = cls.load(joint_dir, device=config.device) \
+            if (joint_dir / "model.json").is_file() else None
+        trained = joint_model.machines_ if joint_model is not None else []
+    else:
+        trained = sorted(p.name for p in run.weights_dir.iterdir()) \
+            if run.weights_dir.is_dir() else []
     if not trained:
         raise ASDError(f"The run {run.name!r} has no trained models; train it first.")
     ds = dataset.scan(data or config.data)
@@ -122,7 +171,9 @@ def score_run(run: Run, backend: str | None = None, data: str | None = None,
     for index, machine in enumerate(machines):
         check_cancel(cancel)
         step = stage(progress, index, len(machines), machine)
-        tables.append(_score_machine(run, config, machine, ds.clips, backend, step, cancel))
+        model = joint_model or cls.load(run.weights_dir / machine, device=config.device)
+        tables.append(_score_machine(run, model, machine, ds.clips, str(ds.root), backend,
+                                     config.device, step, cancel))
     table = pd.concat(tables, ignore_index=True)[SCORE_COLUMNS]
     atomic.write_text(run.scores_dir / f"{backend}.csv", _to_csv(table))
     metrics.write_submission(run.submission_dir, table)
@@ -134,31 +185,40 @@ def score_run(run: Run, backend: str | None = None, data: str | None = None,
     return result
 
 
-def _score_machine(run: Run, config: TrainConfig, machine: str, clips: pd.DataFrame,
-                   backend: str, progress: ProgressFn | None,
+def _score_machine(run: Run, model, machine: str, clips: pd.DataFrame, data_root: str,
+                   backend: str, device: str, progress: ProgressFn | None,
                    cancel: CancelFn | None) -> pd.DataFrame:
-    cls = get_model_class(config.model)
-    model = cls.load(run.weights_dir / machine, device=config.device)
     of_machine = clips[clips["machine"] == machine]
     train = of_machine[of_machine["split"] == "train"]
+    supplemental = of_machine[of_machine["split"] == "supplemental"]
     test = of_machine[of_machine["split"] == "test"].copy()
     feature_config = model.feature_config(_clip_seconds(train if len(train) else test))
 
     def logmels_of(part: pd.DataFrame, index: int) -> np.ndarray:
-        return features.extract(part["path"].tolist(), feature_config, device=config.device,
-                                progress=stage(progress, index, 2, "features"), cancel=cancel)
+        return features.extract(part["path"].tolist(), feature_config, device=device,
+                                progress=stage(progress, index, 3, "features"), cancel=cancel)
 
-    if cls.kind == "detector":
-        test["score"] = model.decision_function(logmels_of(test, 1), mode=backend, cancel=cancel)
+    def embeddings_of(part: pd.DataFrame, index: int) -> np.ndarray:
+        if hasattr(model, "embed_clips"):  # reads the audio itself (waveform-level model)
+            return model.embed_clips(part["path"].tolist(),
+                                     progress=stage(progress, index, 3, "embeddings"),
+                                     cancel=cancel)
+        return model.embed(logmels_of(part, index))
+
+    if model.kind == "detector":
+        test["score"] = model.decision_function(logmels_of(test, 2), mode=backend, cancel=cancel)
         threshold = pd.Series(metrics.gamma_threshold(model.decision_scores_[backend]),
                               index=test.index)
     else:
         if train.empty:
             raise ASDError(f"Scoring {machine} with {backend!r} needs its training clips as "
                            "references, and the dataset has none.")
-        train_embeddings = model.embed(logmels_of(train, 0))
-        test_embeddings = model.embed(logmels_of(test, 1))
-        _save_embeddings(run, machine, train, train_embeddings, test, test_embeddings)
+        parts = [part for part in (train, supplemental, test) if len(part)]
+        vectors = _saved_embeddings(run, machine, data_root, parts)
+        if vectors is None:
+            vectors = [embeddings_of(part, index) for index, part in enumerate(parts)]
+            _save_embeddings(run, machine, data_root, parts, vectors)
+        train_embeddings, test_embeddings = vectors[0], vectors[-1]
         threshold = pd.Series(np.nan, index=test.index)
         for section in sorted(test["section"].unique()):
             in_test = (test["section"] == section).to_numpy()
@@ -175,12 +235,36 @@ def _score_machine(run: Run, config: TrainConfig, machine: str, clips: pd.DataFr
     return test
 
 
-def _save_embeddings(run: Run, machine: str, *parts) -> None:
-    """Train and test embeddings with their clip ids, for the embeddings page and later scoring."""
-    clip_ids = np.concatenate([part["clip_id"].to_numpy(dtype=str) for part in parts[0::2]])
-    embeddings = np.concatenate(parts[1::2])
+def _save_embeddings(run: Run, machine: str, data_root: str, parts: list[pd.DataFrame],
+                     vectors: list[np.ndarray]) -> None:
+    """Train, supplemental and test embeddings with their clip ids and dataset folder, for the
+    embeddings page and for scoring with another backend without embedding again."""
+    clip_ids = np.concatenate([part["clip_id"].to_numpy(dtype=str) for part in parts])
     with atomic.atomic_path(run.embeddings_dir / f"{machine}.npz") as tmp:
-        np.savez(tmp, clip_id=clip_ids, embedding=embeddings.astype(np.float32))
+        np.savez(tmp, clip_id=clip_ids, embedding=np.concatenate(vectors).astype(np.float32),
+                 data_root=np.array(data_root))
+
+
+def _saved_embeddings(run: Run, machine: str, data_root: str,
+                      parts: list[pd.DataFrame]) -> list[np.ndarray] | None:
+    """The saved embeddings of ``parts`` when they are still valid: same dataset folder, every
+    clip present, saved after the weights were last written. Else None."""
+    path = run.embeddings_dir / f"{machine}.npz"
+    weights = [p.stat().st_mtime for p in run.weights_dir.rglob("*") if p.is_file()]
+    if not path.is_file() or not weights or path.stat().st_mtime < max(weights):
+        return None
+    with np.load(path) as saved:
+        if "data_root" not in saved or str(saved["data_root"]) != data_root:
+            return None
+        row_of = {clip_id: row for row, clip_id in enumerate(saved["clip_id"])}
+        embeddings = saved["embedding"]
+    vectors = []
+    for part in parts:
+        rows = [row_of.get(clip_id) for clip_id in part["clip_id"]]
+        if None in rows:
+            return None
+        vectors.append(embeddings[rows])
+    return vectors
 
 
 def _evaluate(table: pd.DataFrame) -> dict:

@@ -11,7 +11,9 @@ can be rebuilt from its folder alone) and its ``kind``:
 
 Every class trains one machine type with ``fit(logmels, domains, progress, cancel)``, says which
 front end it needs with ``feature_config(clip_seconds)``, and persists with ``save(directory)`` /
-``load(directory)``.
+``load(directory)``. A class with ``trains_jointly = True`` (the seed model, whose classes span
+machines) instead trains once on every machine with ``fit_clips(train, supplemental,
+pseudo_labels, progress, cancel, checkpoint)`` and embeds audio files with ``embed_clips(paths)``.
 """
 
 from __future__ import annotations
@@ -19,10 +21,12 @@ from __future__ import annotations
 from asdcore.errors import ASDError
 from asdcore.models.autoencoder import AEConfig, AutoencoderDetector
 from asdcore.models.logmel_stats import LogMelStatsConfig, LogMelStatsEmbedder
+from asdcore.models.seresnet import SEResNetConfig, SEResNetEmbedder
 
 MODELS: dict[str, type] = {
     AutoencoderDetector.name: AutoencoderDetector,
     LogMelStatsEmbedder.name: LogMelStatsEmbedder,
+    SEResNetEmbedder.name: SEResNetEmbedder,
 }
 
 
@@ -36,4 +40,4 @@ def get_model_class(name: str) -> type:
 
 
 __all__ = ["MODELS", "get_model_class", "AEConfig", "AutoencoderDetector", "LogMelStatsConfig",
-           "LogMelStatsEmbedder"]
+           "LogMelStatsEmbedder", "SEResNetConfig", "SEResNetEmbedder"]

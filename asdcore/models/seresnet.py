@@ -1,0 +1,414 @@
+"""The seed system's embedding model: SE-ResNet18 on log-mel (+ a full-spectrum branch), trained
+jointly on every machine type to tell apart machine x section x domain x attribute classes
+with AdaCos heads and self-supervised exchange classes (DCASE.md section 5).
+
+- Front end (inside the model, so waveform-level augmentation runs on the training device):
+  clips repeated or cropped to ``seconds``, `asdcore.features.LogMel` with the seed defaults
+  (200 Hz high-pass, 200 Hz - 8 kHz, 128 mels), and for the second branch the log magnitude (dB)
+  of the whole clip's real FFT.
+- Spectrogram branch: input batch normalisation per mel band, a 7x7/2 stem with max pooling and
+  the four ResNet18 stages of two basic blocks each (widths w, 2w, 4w, 8w), every block with
+  squeeze-and-excitation; max over frequency, mean over time, then two dense layers to the
+  embedding. ``width=64`` is ResNet18's (the default on CUDA); the CPU default 16 is the SSL
+  recipe's (16..128), small enough to train the demo in minutes on 2 cores.
+- Spectrum branch (``spectrum_branch``): three strided 1-D convolutions over the spectrum
+  (kernels 256/64/16, strides 64/32/4, as in wilkinghoff/ssl4asd) and dense layers.
+- The clip embedding is the concatenation of the branch embeddings, scored by any embedding
+  scorer (`asdcore.scoring`). ``trains_jointly``: one model learns all machines (its classes
+  span machines), so `asdcore.pipeline` hands it every machine's clips at once and it reads the
+  audio itself (``fit_clips`` / ``embed_clips``).
+
+Training (`asdcore.train`) minimises main head + exchange head: the main AdaCos head over C
+classes sees the samples no exchange touched; the exchange head over 3C (StatEx or FeatEx) or
+9C (both) sees all. Mixup mixes waveforms and labels before either.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from asdcore import atomic, augment
+from asdcore.errors import ASDError
+from asdcore.features import LogMel, LogMelConfig, resolve_device
+from asdcore.models.heads import AdaCosHead
+from asdcore.progress import CancelFn, ProgressFn
+
+MAX_SECONDS = 10.0  # the seed front end's clip length
+FULL_WIDTH = 64  # ResNet18's first-stage channels (the default on CUDA)
+CPU_WIDTH = 16  # the SSL recipe's, the default on CPU
+NO_ATTRIBUTE = "noAttribute"
+_SPECTRUM_FLOOR = 1e-5  # magnitude floor before the dB conversion
+_SPECTRUM_POSITIONS = 8  # the spectrum branch's last feature map is pooled to this length
+
+
+@dataclasses.dataclass(frozen=True)
+class SEResNetConfig:
+    """Network, heads, augmentation and training settings of the seed model."""
+
+    width: int | None = None  # first-stage channels; None: 64 (ResNet18) on CUDA, 16 on CPU
+    embedding_dim: int = 128  # per branch; the clip embedding has twice this with the spectrum
+    spectrum_branch: bool = True
+    seconds: float | None = None  # None: the longest machine's clip length, at most 10 s
+    subclusters: int = 16  # AdaCos centres per class; 1 = plain AdaCos
+    dynamic_scale: bool = False  # False: the fixed AdaCos scale sqrt(2) ln(N - 1)
+    trainable_centres: bool = False
+    mixup: bool = True
+    mixup_p: float = 0.5
+    statex: bool = True
+    featex: bool = True
+    exchange_p: float = 0.5
+    noise_mixing: bool = True  # supplemental clean machine + noise clips as extra training clips
+    noise_augment: bool = True  # supplemental noise added to ordinary training clips
+    noise_augment_p: float = 0.25
+    snr_db: tuple[float, float] = (5.0, 20.0)
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 1e-5
+    seed: int = 0
+    device: str = "auto"
+    num_threads: int = 0  # torch CPU threads while training; 0 leaves torch's setting
+
+    def __post_init__(self):
+        for name in ("width", "embedding_dim", "subclusters", "epochs", "batch_size"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise ASDError(f"The seed model setting {name} must be at least 1.")
+        for name in ("mixup_p", "exchange_p", "noise_augment_p"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ASDError(f"The seed model setting {name} is a probability (0 to 1).")
+        if self.featex and not self.spectrum_branch:
+            raise ASDError("FeatEx exchanges the spectrum branch's embedding; turn the spectrum "
+                           "branch on or FeatEx off.")
+        low, high = self.snr_db
+        if low > high:
+            raise ASDError(f"The SNR range {self.snr_db} runs backwards.")
+        if self.seconds is not None and not 0.1 <= self.seconds <= 60:
+            raise ASDError("The seed model's clip length must lie between 0.1 and 60 seconds.")
+
+    @classmethod
+    def from_dict(cls, data: dict) -> SEResNetConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ASDError(f"Unknown seed model settings: {', '.join(unknown)}.")
+        data = dict(data)
+        if "snr_db" in data:  # a JSON list when read back from a run folder
+            data["snr_db"] = tuple(float(v) for v in data["snr_db"])
+        return cls(**data)
+
+
+# --- network ---------------------------------------------------------------------------------
+
+class SqueezeExcitation(nn.Module):
+    """Channel gates from the globally pooled feature map (Hu et al. 2018)."""
+
+    def __init__(self, channels: int, reduction: int = 16):
+        super().__init__()
+        hidden = max(channels // reduction, 4)
+        self.gate = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(channels, hidden, 1),
+                                  nn.ReLU(inplace=True), nn.Conv2d(hidden, channels, 1),
+                                  nn.Sigmoid())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.gate(x)
+
+
+class SEBasicBlock(nn.Module):
+    """ResNet basic block (two 3x3 convolutions) with squeeze-and-excitation before the sum."""
+
+    def __init__(self, in_channels: int, channels: int, stride: int = 1):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(in_channels, channels, 3, stride, 1, bias=False), nn.BatchNorm2d(channels),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(channels, channels, 3, 1, 1, bias=False), nn.BatchNorm2d(channels),
+            SqueezeExcitation(channels))
+        self.shortcut = nn.Identity()
+        if stride != 1 or in_channels != channels:
+            self.shortcut = nn.Sequential(nn.Conv2d(in_channels, channels, 1, stride, bias=False),
+                                          nn.BatchNorm2d(channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.body(x) + self.shortcut(x))
+
+
+def _embedding_layers(n_in: int, embedding_dim: int) -> nn.Sequential:
+    # No bias on the last layer: a constant offset would be shared by every class direction.
+    return nn.Sequential(nn.Linear(n_in, embedding_dim), nn.BatchNorm1d(embedding_dim),
+                         nn.ReLU(inplace=True), nn.Linear(embedding_dim, embedding_dim, bias=False))
+
+
+class SpectrogramBranch(nn.Module):
+    """SE-ResNet18: ``[B, mels, frames]`` log-mel -> ``[B, embedding_dim]``."""
+
+    def __init__(self, n_mels: int, width: int, embedding_dim: int):
+        super().__init__()
+        self.input_norm = nn.BatchNorm1d(n_mels)
+        self.stem = nn.Sequential(nn.Conv2d(1, width, 7, 2, 3, bias=False), nn.BatchNorm2d(width),
+                                  nn.ReLU(inplace=True), nn.MaxPool2d(3, 2, 1))
+        stages, channels = [], width
+        for index, out in enumerate((width, 2 * width, 4 * width, 8 * width)):
+            stride = 1 if index == 0 else 2
+            stages += [SEBasicBlock(channels, out, stride), SEBasicBlock(out, out)]
+            channels = out
+        self.stages = nn.Sequential(*stages)
+        self.embedding = _embedding_layers(channels, embedding_dim)
+
+    def forward(self, logmels: torch.Tensor) -> torch.Tensor:
+        x = self.stages(self.stem(self.input_norm(logmels).unsqueeze(1)))
+        return self.embedding(x.amax(dim=2).mean(dim=2))
+
+
+class SpectrumBranch(nn.Module):
+    """Whole-clip log-magnitude spectrum ``[B, bins]`` -> ``[B, embedding_dim]``."""
+
+    def __init__(self, channels: int, embedding_dim: int):
+        super().__init__()
+        self.input_norm = nn.BatchNorm1d(1)
+        layers, n_in = [], 1
+        for kernel, stride in ((256, 64), (64, 32), (16, 4)):
+            # Padding keeps short clips (a few seconds) long enough for every kernel.
+            layers += [nn.Conv1d(n_in, channels, kernel, stride, padding=kernel // 2, bias=False),
+                       nn.BatchNorm1d(channels), nn.ReLU(inplace=True)]
+            n_in = channels
+        self.convs = nn.Sequential(*layers, nn.AdaptiveAvgPool1d(_SPECTRUM_POSITIONS))
+        self.embedding = nn.Sequential(
+            nn.Linear(channels * _SPECTRUM_POSITIONS, embedding_dim),
+            nn.BatchNorm1d(embedding_dim), nn.ReLU(inplace=True),
+            *_embedding_layers(embedding_dim, embedding_dim))
+
+    def forward(self, spectra: torch.Tensor) -> torch.Tensor:
+        return self.embedding(self.convs(self.input_norm(spectra.unsqueeze(1))).flatten(1))
+
+
+class SeedNet(nn.Module):
+    """Front end + branches. ``inputs(waves)`` -> (log-mels, spectra) without gradient;
+    ``branches(logmels, spectra)`` -> list of branch embeddings; ``embed(waves)`` -> their
+    concatenation."""
+
+    def __init__(self, config: SEResNetConfig, feature_config: LogMelConfig):
+        super().__init__()
+        self.logmel = LogMel(feature_config)
+        self.spectrogram = SpectrogramBranch(feature_config.n_mels, config.width,
+                                             config.embedding_dim)
+        self.spectrum = (SpectrumBranch(8 * config.width, config.embedding_dim)
+                         if config.spectrum_branch else None)
+
+    @torch.no_grad()
+    def inputs(self, waves: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        waves = waves.float()
+        spectra = None
+        if self.spectrum is not None:
+            magnitude = torch.fft.rfft(waves).abs()
+            spectra = 20.0 * magnitude.clamp_min(_SPECTRUM_FLOOR).log10()
+        return self.logmel(waves), spectra
+
+    def branches(self, logmels: torch.Tensor, spectra: torch.Tensor | None) -> list[torch.Tensor]:
+        embeddings = [self.spectrogram(logmels)]
+        if self.spectrum is not None:
+            embeddings.append(self.spectrum(spectra))
+        return embeddings
+
+    def embed(self, waves: torch.Tensor) -> torch.Tensor:
+        return torch.cat(self.branches(*self.inputs(waves)), dim=1)
+
+
+class SeedModel(nn.Module):
+    """Net + heads; ``forward(waves, labels, generator)`` -> training loss (what DDP wraps).
+
+    The main head (C classes) is trained on samples no exchange touched, the exchange head
+    (3C or 9C) on all; both with weight 1.
+    """
+
+    def __init__(self, config: SEResNetConfig, feature_config: LogMelConfig, n_classes: int):
+        super().__init__()
+        self.config = config
+        self.net = SeedNet(config, feature_config)
+        n_branches = 2 if config.spectrum_branch else 1
+        dim = n_branches * config.embedding_dim
+        # Centres drawn from the seed alone, so every DDP rank starts with the same ones.
+        generator = torch.Generator().manual_seed(config.seed)
+        head = dict(subclusters=config.subclusters, dynamic=config.dynamic_scale,
+                    trainable_centres=config.trainable_centres, generator=generator)
+        self.main_head = AdaCosHead(dim, n_classes, **head)
+        self.exchange_head = None
+        exchange_factor = (3 if config.statex else 1) * (3 if config.featex else 1)
+        if exchange_factor > 1:
+            self.exchange_head = AdaCosHead(dim, exchange_factor * n_classes, **head)
+
+    def forward(self, waves: torch.Tensor, labels: torch.Tensor,
+                generator: torch.Generator) -> torch.Tensor:
+        c = self.config
+        untouched = torch.ones(len(waves), dtype=torch.bool, device=waves.device)
+        if c.mixup:
+            waves, labels, _ = augment.mixup(waves, labels, generator, c.mixup_p)
+        logmels, spectra = self.net.inputs(waves)
+        exchange_labels = labels
+        if c.statex:
+            logmels, exchange_labels, swapped = augment.statex(logmels, exchange_labels,
+                                                               generator, c.exchange_p)
+            untouched &= ~swapped
+        embeddings = self.net.branches(logmels, spectra)
+        if c.featex:
+            embedding, exchange_labels, swapped = augment.featex(*embeddings, exchange_labels,
+                                                                 generator, c.exchange_p)
+            untouched &= ~swapped
+        else:
+            embedding = torch.cat(embeddings, dim=1)
+        embedding = embedding.float()  # heads in float32 under bf16 autocast
+        loss = self.main_head(embedding, labels, untouched.float())
+        if self.exchange_head is not None:
+            loss = loss + self.exchange_head(embedding, exchange_labels)
+        return loss
+
+
+# --- classes ---------------------------------------------------------------------------------
+
+def class_keys(clips: pd.DataFrame, pseudo_labels: dict[str, str] | None = None) -> list[str]:
+    """One class name per clip: machine / section / domain / attribute.
+
+    The attribute is the raw attribute string; a clip whose attributes are hidden
+    (``noAttribute``) takes its pseudo-label (keyed by the clip's ``file``) when there is one,
+    else no attribute, so such a machine contributes machine x section x domain classes.
+    """
+    pseudo_labels = pseudo_labels or {}
+    keys = []
+    columns = ["machine", "section", "domain", "attributes", "file"]
+    for row in clips[columns].itertuples(index=False):
+        attribute = row.attributes if row.attributes and row.attributes != NO_ATTRIBUTE else ""
+        if not attribute and row.file in pseudo_labels:
+            attribute = f"label={pseudo_labels[row.file]}"
+        keys.append(f"{row.machine}/{row.section}/{row.domain}/{attribute}")
+    return keys
+
+
+def clip_seconds(clips: pd.DataFrame, wanted: float | None) -> float:
+    """The model's clip length: ``wanted``, or the longest machine's median clip length (at most
+    the seed's 10 s: repeating every clip beyond its own length adds no information)."""
+    if wanted is not None:
+        return float(wanted)
+    longest = clips.groupby("machine")["duration"].median().max()
+    return float(min(MAX_SECONDS, math.ceil(longest * 10) / 10))
+
+
+# --- the registered model --------------------------------------------------------------------
+
+class SEResNetEmbedder:
+    """The seed model as a registry entry: ``fit_clips`` on all machines, ``embed_clips``.
+
+    Fitted state: ``classes_`` (class names, index = label), ``machines_``, ``seconds_`` (clip
+    length), ``history_`` (loss, throughput per epoch) and the network.
+    """
+
+    name = "seresnet18"
+    config_class = SEResNetConfig
+    kind = "embedder"
+    trains_jointly = True
+
+    def __init__(self, config: SEResNetConfig | None = None):
+        self.config = config or SEResNetConfig()
+        self.model_: SeedModel | None = None
+        self.classes_: list[str] = []
+        self.machines_: list[str] = []
+        self.seconds_: float | None = None
+        self.history_: dict = {}
+
+    def feature_config(self, clip_seconds: float | None = None) -> LogMelConfig:
+        seconds = self.seconds_ or self.config.seconds or clip_seconds or MAX_SECONDS
+        return LogMelConfig(seconds=float(seconds))
+
+    def fit_clips(self, train: pd.DataFrame, supplemental: pd.DataFrame | None = None,
+                  pseudo_labels: dict[str, str] | None = None,
+                  progress: ProgressFn | None = None, cancel: CancelFn | None = None,
+                  checkpoint: str | Path | None = None) -> SEResNetEmbedder:
+        """Train on the clip tables' normal training clips (+ supplemental clean/noise clips).
+
+        ``checkpoint``: a file to save to after every epoch and on cancel, and to resume from
+        when it exists. Under ``torchrun`` every rank calls this; see `asdcore.train`.
+        """
+        from asdcore import train as training
+
+        if self.config.width is None:
+            cuda = resolve_device(self.config.device).type == "cuda"
+            self.config = dataclasses.replace(self.config, width=FULL_WIDTH if cuda else CPU_WIDTH)
+        supplemental = supplemental if supplemental is not None else train.iloc[:0]
+        self.seconds_ = clip_seconds(pd.concat([train, supplemental]), self.config.seconds)
+        clean = supplemental[supplemental["supplemental_kind"] == "clean"]
+        if not self.config.noise_mixing:
+            clean = clean.iloc[:0]
+        noise = supplemental[supplemental["supplemental_kind"] == "noise"]
+        if not (self.config.noise_mixing or self.config.noise_augment):
+            noise = noise.iloc[:0]
+        examples = pd.concat([train, clean])
+        keys = class_keys(examples, pseudo_labels)
+        self.classes_ = sorted(set(keys))
+        self.machines_ = sorted(train["machine"].unique())
+        index = {key: i for i, key in enumerate(self.classes_)}
+        data = training.TrainingData.load(
+            examples, [index[k] for k in keys],
+            is_clean=(examples["split"] == "supplemental").to_numpy(), noise=noise,
+            seconds=self.seconds_, progress=progress, cancel=cancel)
+        # Initial weights from the seed alone, without touching the caller's random state.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.config.seed)
+            self.model_ = SeedModel(self.config, self.feature_config(), len(self.classes_))
+        self.history_ = training.train(self.model_, data, self.config, progress=progress,
+                                       cancel=cancel, checkpoint=checkpoint)
+        return self
+
+    def embed_clips(self, paths, progress: ProgressFn | None = None,
+                    cancel: CancelFn | None = None) -> np.ndarray:
+        """``[N, embedding]`` float32 embeddings of the audio files ``paths``."""
+        from asdcore import train as training
+
+        model = self._fitted()
+        waves = training.load_waveforms(paths, self.seconds_, progress=progress, cancel=cancel)
+        return training.embed(model.net, waves, resolve_device(self.config.device),
+                              self.config.batch_size, cancel=cancel)
+
+    def _fitted(self) -> SeedModel:
+        if self.model_ is None:
+            raise ASDError("The seed model is not trained yet.")
+        return self.model_
+
+    def save(self, directory: str | Path) -> Path:
+        directory = Path(directory)
+        model = self._fitted()
+        directory.mkdir(parents=True, exist_ok=True)
+        with atomic.atomic_path(directory / "weights.pt") as tmp:
+            torch.save({k: v.cpu() for k, v in model.state_dict().items()}, tmp)
+        atomic.write_json(directory / "model.json", {
+            "model": self.name, "config": dataclasses.asdict(self.config),
+            "classes": self.classes_, "machines": self.machines_, "seconds": self.seconds_,
+            "history": self.history_})
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path, device: str | None = None) -> SEResNetEmbedder:
+        directory = Path(directory)
+        try:
+            meta = json.loads((directory / "model.json").read_text())
+        except FileNotFoundError:
+            raise ASDError(f"No saved model in {directory}.") from None
+        if meta.get("model") != cls.name:
+            raise ASDError(f"{directory} holds a {meta.get('model')!r} model, not {cls.name!r}.")
+        config = SEResNetConfig.from_dict(meta["config"])
+        if device is not None:
+            config = dataclasses.replace(config, device=device)
+        embedder = cls(config)
+        embedder.classes_, embedder.machines_ = meta["classes"], meta["machines"]
+        embedder.seconds_, embedder.history_ = meta["seconds"], meta.get("history", {})
+        model = SeedModel(config, embedder.feature_config(), len(embedder.classes_))
+        model.load_state_dict(torch.load(directory / "weights.pt", map_location="cpu",
+                                         weights_only=True))
+        embedder.model_ = model.eval()
+        return embedder

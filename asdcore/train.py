@@ -1,0 +1,284 @@
+"""Training loop of the jointly trained embedding models (the seed model), on CPU, CUDA or DDP.
+
+`train(model, data, config, ...)` runs AdamW (lr, weight decay, batch size and epochs from the
+config) over `TrainingData`; the model's ``forward(waves, labels, generator)`` returns the loss.
+One code path for every device: on CUDA the forward runs under bf16 autocast (the heads cast
+back to float32), on CPU in float32.
+
+- Seeded: the network's initial weights come from ``config.seed``; the clip order of epoch e
+  from (seed, e); every augmentation draw from one ``torch.Generator`` (seed, rank) whose state
+  is checkpointed. The same seed on the same device gives the same weights.
+- Checkpoints: after every epoch and when cancelled, ``checkpoint`` receives the model,
+  optimizer and generator states and the position (epoch, step); a later call with the same
+  file resumes exactly there (mid-epoch included).
+- Progress is reported and the cancel check polled between steps.
+- Distributed: under ``torchrun`` (`init_distributed` reads its environment) the model is wrapped
+  in DistributedDataParallel (gloo on CPU, NCCL on CUDA). Each global batch of ``batch_size``
+  clips is split across the ranks, so the optimisation matches a single process; rank 0 alone
+  reports progress and writes checkpoints; the ranks agree on a cancel by an all-reduce.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.distributed as torch_dist
+import torch.nn.functional as F
+from torch import nn
+
+from asdcore import atomic, audio, augment
+from asdcore.errors import Cancelled
+from asdcore.features import resolve_device
+from asdcore.progress import CancelFn, ProgressFn, check_cancel, report
+
+_LOAD_THREADS = 2
+_REPORT_EVERY_CLIPS = 64
+
+
+# --- distributed -----------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class Distributed:
+    """This process's place in a (possibly one-process) training job."""
+
+    rank: int = 0
+    world_size: int = 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def barrier(self) -> None:
+        if self.world_size > 1:
+            torch_dist.barrier()
+
+    def any(self, flag: bool, device: torch.device) -> bool:
+        """True on every rank when ``flag`` is true on any rank."""
+        if self.world_size == 1:
+            return flag
+        value = torch.tensor([int(flag)], device=device)
+        torch_dist.all_reduce(value, op=torch_dist.ReduceOp.MAX)
+        return bool(value.item())
+
+
+def init_distributed(device: str = "auto") -> Distributed:
+    """Join the process group when started by ``torchrun`` (``WORLD_SIZE`` > 1); else a
+    one-process job. On CUDA each process takes the GPU of its ``LOCAL_RANK``."""
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if world_size <= 1:
+        return Distributed()
+    if not torch_dist.is_initialized():
+        use_cuda = resolve_device(device).type == "cuda"
+        if use_cuda:
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+        torch_dist.init_process_group("nccl" if use_cuda else "gloo")
+    return current_distributed()
+
+
+def close_distributed() -> None:
+    """Leave the process group, if this process joined one."""
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        torch_dist.destroy_process_group()
+
+
+def current_distributed() -> Distributed:
+    if not (torch_dist.is_available() and torch_dist.is_initialized()):
+        return Distributed()
+    return Distributed(torch_dist.get_rank(), torch_dist.get_world_size())
+
+
+# --- data ------------------------------------------------------------------------------------
+
+def load_waveforms(paths, seconds: float, progress: ProgressFn | None = None,
+                   cancel: CancelFn | None = None) -> torch.Tensor:
+    """``[N, seconds * 16 kHz]`` float32 waveforms (`audio.load_clip`), decoded in threads."""
+    paths = [str(p) for p in paths]
+    n_samples = round(seconds * audio.SAMPLE_RATE)
+    waves = torch.empty((len(paths), n_samples), dtype=torch.float32)
+    with ThreadPoolExecutor(_LOAD_THREADS, thread_name_prefix="load-wave") as pool:
+        for first in range(0, len(paths), _REPORT_EVERY_CLIPS):
+            check_cancel(cancel)
+            chunk = paths[first:first + _REPORT_EVERY_CLIPS]
+            loaded = pool.map(lambda p: audio.load_clip(p, audio.SAMPLE_RATE, seconds), chunk)
+            for offset, wave in enumerate(loaded):
+                waves[first + offset] = torch.from_numpy(wave)
+            report(progress, first + len(chunk), len(paths), "loading audio")
+    return waves
+
+
+@dataclasses.dataclass
+class TrainingData:
+    """Training clips in memory with their class ids, and the noise clips used for mixing.
+
+    ``is_clean`` marks clean machine clips (supplemental): they always get noise added (the
+    simulated recordings of noise mixing). ``noise_pool[m]`` lists the noise clips of machine
+    ``m`` (every noise clip when the machine has none of its own).
+    """
+
+    waves: torch.Tensor  # [N, samples]
+    classes: torch.Tensor  # [N] long
+    is_clean: torch.Tensor  # [N] bool
+    machine_ids: torch.Tensor  # [N] long
+    noise: torch.Tensor  # [M, samples]
+    noise_pool: list[torch.Tensor]
+
+    def __len__(self) -> int:
+        return len(self.waves)
+
+    @classmethod
+    def load(cls, examples: pd.DataFrame, class_ids, is_clean, noise: pd.DataFrame,
+             seconds: float, progress: ProgressFn | None = None,
+             cancel: CancelFn | None = None) -> TrainingData:
+        machines = sorted(set(examples["machine"]) | set(noise["machine"]))
+        machine_index = {m: i for i, m in enumerate(machines)}
+        paths = list(examples["path"]) + list(noise["path"])
+        waves = load_waveforms(paths, seconds, progress, cancel)
+        noise_machines = np.array([machine_index[m] for m in noise["machine"]], dtype=int)
+        pool = []
+        for m in range(len(machines)):
+            own = np.flatnonzero(noise_machines == m)
+            pool.append(torch.from_numpy(own if own.size else np.arange(len(noise))))
+        return cls(waves=waves[:len(examples)],
+                   classes=torch.as_tensor(list(class_ids), dtype=torch.long),
+                   is_clean=torch.tensor(np.array(is_clean, dtype=bool)),
+                   machine_ids=torch.as_tensor([machine_index[m] for m in examples["machine"]]),
+                   noise=waves[len(examples):], noise_pool=pool)
+
+    def batch(self, rows: torch.Tensor, n_classes: int, config, generator: torch.Generator,
+              device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        """Waveforms (noise mixed in where due) and one-hot labels of ``rows``, on ``device``."""
+        waves = self.waves[rows]
+        labels = F.one_hot(self.classes[rows], n_classes).float()
+        if len(self.noise):
+            augmented = torch.rand(len(rows), generator=generator) < config.noise_augment_p
+            chosen = self.is_clean[rows] | (augmented & config.noise_augment)
+            noise = torch.stack([self._random_noise(int(m), generator)
+                                 for m in self.machine_ids[rows]])
+            waves = augment.add_noise(waves.to(device), noise.to(device), chosen.to(device),
+                                      config.snr_db, generator)
+        return waves.to(device), labels.to(device)
+
+    def _random_noise(self, machine: int, generator: torch.Generator) -> torch.Tensor:
+        pool = self.noise_pool[machine]
+        return self.noise[pool[int(torch.randint(len(pool), (1,), generator=generator))]]
+
+
+# --- training --------------------------------------------------------------------------------
+
+def train(model: nn.Module, data: TrainingData, config, progress: ProgressFn | None = None,
+          cancel: CancelFn | None = None, checkpoint: str | Path | None = None) -> dict:
+    """Train ``model`` (in place) and return its history: per epoch ``loss``,
+    ``clips_per_second`` and ``data_fraction`` (share of step time spent assembling batches).
+
+    ``config`` provides epochs, batch_size, lr, weight_decay, seed, device, num_threads and the
+    augmentation settings `TrainingData.batch` reads.
+    """
+    dist = current_distributed()
+    device = resolve_device(config.device)
+    checkpoint = Path(checkpoint) if checkpoint is not None else None
+    with _torch_threads(config.num_threads):
+        model.to(device)
+        wrapped = model
+        if dist.world_size > 1:
+            wrapped = nn.parallel.DistributedDataParallel(
+                model, device_ids=[device.index] if device.type == "cuda" else None)
+        optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad],
+                                      lr=config.lr, weight_decay=config.weight_decay)
+        generator = torch.Generator().manual_seed(config.seed * 1_000_003 + dist.rank)
+        state = {"epoch": 0, "step": 0, "history": {"loss": [], "clips_per_second": [],
+                                                    "data_fraction": []}}
+        if checkpoint is not None and checkpoint.is_file():
+            state = _restore(checkpoint, model, optimizer, generator)
+        n_batches = math.ceil(len(data) / config.batch_size)
+        total_steps = config.epochs * n_batches
+        n_classes = model.main_head.n_classes
+        for epoch in range(state["epoch"], config.epochs):
+            order = torch.randperm(len(data), generator=torch.Generator().manual_seed(
+                config.seed * 1_000_003 + 7919 * (epoch + 1)))
+            batches = order.split(config.batch_size)
+            model.train()
+            losses, n_clips, data_time, started = [], 0, 0.0, time.perf_counter()
+            for step in range(state["step"] if epoch == state["epoch"] else 0, len(batches)):
+                if dist.any(cancel is not None and cancel(), device):
+                    if dist.is_main and checkpoint is not None:
+                        _save(checkpoint, model, optimizer, generator, epoch, step,
+                              state["history"])
+                    raise Cancelled("Training was cancelled; the run can be resumed.")
+                if len(batches[step]) < 2 * dist.world_size:  # BatchNorm needs 2 clips a rank
+                    continue
+                rows = batches[step][dist.rank::dist.world_size]
+                tick = time.perf_counter()
+                waves, labels = data.batch(rows, n_classes, config, generator, device)
+                data_time += time.perf_counter() - tick
+                with torch.autocast(device.type, dtype=torch.bfloat16,
+                                    enabled=device.type == "cuda"):
+                    loss = wrapped(waves, labels, generator)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                losses.append(float(loss.detach()))
+                n_clips += len(rows) * dist.world_size
+                if dist.is_main:
+                    report(progress, epoch * n_batches + step + 1, total_steps,
+                           f"epoch {epoch + 1}/{config.epochs} loss {losses[-1]:.3f}")
+            elapsed = time.perf_counter() - started
+            history = state["history"]
+            history["loss"].append(float(np.mean(losses)) if losses else float("nan"))
+            history["clips_per_second"].append(n_clips / elapsed if elapsed > 0 else 0.0)
+            history["data_fraction"].append(data_time / elapsed if elapsed > 0 else 0.0)
+            if dist.is_main and checkpoint is not None:
+                _save(checkpoint, model, optimizer, generator, epoch + 1, 0, history)
+        model.eval()
+        return state["history"]
+
+
+def _save(path: Path, model: nn.Module, optimizer, generator: torch.Generator, epoch: int,
+          step: int, history: dict) -> None:
+    with atomic.atomic_path(path) as tmp:
+        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                    "generator": generator.get_state(), "epoch": epoch, "step": step,
+                    "history": history}, tmp)
+
+
+def _restore(path: Path, model: nn.Module, optimizer, generator: torch.Generator) -> dict:
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    model.load_state_dict(saved["model"])
+    optimizer.load_state_dict(saved["optimizer"])
+    generator.set_state(saved["generator"])
+    return {"epoch": saved["epoch"], "step": saved["step"], "history": saved["history"]}
+
+
+@torch.no_grad()
+def embed(net: nn.Module, waves: torch.Tensor, device: torch.device, batch_size: int,
+          cancel: CancelFn | None = None) -> np.ndarray:
+    """``net.embed`` over ``waves`` in batches, in eval mode: float32 ``[N, D]``."""
+    net.to(device).eval()
+    out = []
+    for chunk in waves.split(batch_size):
+        check_cancel(cancel)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            out.append(net.embed(chunk.to(device)).float().cpu())
+    return torch.cat(out).numpy() if out else np.empty((0, 0), dtype=np.float32)
+
+
+@contextlib.contextmanager
+def _torch_threads(n: int):
+    """Use ``n`` torch CPU threads inside (0: leave the setting alone)."""
+    if n <= 0:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
