@@ -171,11 +171,6 @@ def logmel(y: np.ndarray, sr: int, config: LogMelConfig = LogMelConfig()) -> np.
         return _module(config, torch.device("cpu"))(torch.from_numpy(y)[None])[0].numpy()
 
 
-def mel_frequencies(config: LogMelConfig = LogMelConfig()) -> np.ndarray:
-    """Centre frequency (Hz) of each mel band of ``config``: the rows of its log-mel."""
-    return librosa.mel_frequencies(config.n_mels + 2, fmin=config.fmin, fmax=config.fmax)[1:-1]
-
-
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
     """``"auto"`` -> CUDA when available, else CPU; anything else as torch names it."""
     if str(device) == "auto":
