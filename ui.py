@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import streamlit as st
 
-from asdcore import dataset, synth, workspace
+from asdcore import audio, dataset, synth, workspace
 from asdcore.errors import ASDError
 
 
@@ -58,3 +59,10 @@ def current_dataset() -> dataset.Dataset | None:
     except ASDError as err:
         st.error(str(err))
         return None
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def load_audio(path: str) -> np.ndarray:
+    """A clip at the project rate (`asdcore.audio.load`), cached per path; raises `ASDError`
+    for a file that cannot be decoded."""
+    return audio.load(path)
