@@ -157,6 +157,28 @@ def _cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_work(args: argparse.Namespace) -> int:
+    from asdcore import pipeline, runs
+
+    run = runs.open_run(args.run)
+    with terminal_progress(f"work {run.name}") as bar:
+        result = pipeline.work_run(run, progress=_recording(run, bar), cancel=run.cancel_requested)
+    print(run.path)
+    if result["official_score"] is not None:
+        print(f"official_score {result['official_score']:.4f}")
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from asdcore import report, runs
+
+    run = runs.open_run(args.run)
+    with terminal_progress(f"report {run.name}") as bar:
+        out = report.write_report(run, args.out, backend=args.backend, progress=bar)
+    print(out)
+    return 0
+
+
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from asdcore import dataset, metrics
 
@@ -263,6 +285,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="ae: mse|mahalanobis; embedding models: knn|knn-dg|knn-ldn|mahalanobis")
     p.add_argument("--data", type=Path, default=None, help="score another dataset folder")
     p.set_defaults(func=_cmd_score)
+
+    p = sub.add_parser("work", help="execute a queued run: train it, then score it with the "
+                       "model's default backend (what the app's Training page launches)")
+    p.add_argument("run", help="run name or path")
+    p.set_defaults(func=_cmd_work)
+
+    p = sub.add_parser("report", help="write a run's self-contained HTML report")
+    p.add_argument("run", help="run name or path")
+    p.add_argument("--out", type=Path, required=True, help="HTML file to write")
+    p.add_argument("--backend", default=None, help="scores to report (default: the latest scored)")
+    p.set_defaults(func=_cmd_report)
 
     p = sub.add_parser("evaluate", help="official metrics of a submission folder")
     p.add_argument("submission_dir", type=Path)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,10 +23,12 @@ import pandas as pd
 from asdcore import atomic, dataset, features, metrics, scoring
 from asdcore.errors import ASDError
 from asdcore.models import get_model_class
+from asdcore.paths import PROJECT_ROOT
 from asdcore.progress import CancelFn, ProgressFn, check_cancel, report, stage
-from asdcore.runs import Run
+from asdcore.runs import Run, launch
 
-SCORE_COLUMNS = ["clip_id", "file", "machine", "section", "domain", "label", "score", "decision"]
+SCORE_COLUMNS = ["clip_id", "file", "machine", "section", "domain", "label", "score", "decision",
+                 "threshold"]
 JOINT_WEIGHTS = "joint"  # weights/ subfolder of a jointly trained model
 
 
@@ -232,7 +236,24 @@ def _score_machine(run: Run, model, machine: str, clips: pd.DataFrame, data_root
             test.loc[in_test, "score"] = scorer.decision_function(test_embeddings[in_test])
             threshold[in_test] = scorer.threshold_
     test["decision"] = (test["score"] > threshold).astype(int)
+    test["threshold"] = threshold  # kept so plots can draw the decision line
     return test
+
+
+def work_run(run: Run, progress: ProgressFn | None = None,
+             cancel: CancelFn | None = None) -> dict:
+    """Execute a queued run: train it, then score it with its model's default backend."""
+    with run.working():
+        train_run(run, progress=stage(progress, 0, 2, "training"), cancel=cancel)
+        return score_run(run, progress=stage(progress, 1, 2, "scoring"), cancel=cancel)
+
+
+def launch_work(run: Run) -> int:
+    """Start `work_run` on ``run`` as a detached worker (``python -m asdcore work``): it goes on
+    when the caller (a Streamlit session) ends. Returns its pid."""
+    python_path = os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))
+    return launch(run, [sys.executable, "-m", "asdcore", "work", str(run.path)],
+                  env={"PYTHONPATH": python_path})
 
 
 def _save_embeddings(run: Run, machine: str, data_root: str, parts: list[pd.DataFrame],

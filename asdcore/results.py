@@ -1,0 +1,128 @@
+"""A run's results as tables for display: what it produced, its loss curve, its decision
+thresholds, its clips' embeddings with their attributes, and two runs compared.
+
+Pure readers over the run folder (`asdcore.runs`) and plain tables; the app's pages and the
+HTML report show what these return.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+from asdcore import metrics
+from asdcore.runs import Run
+
+_EPOCH = re.compile(r"epoch (\d+)/(\d+)")
+_LOSS = re.compile(r"loss (-?\d+(?:\.\d+)?(?:e-?\d+)?)")
+
+
+def scored_backends(run: Run) -> list[str]:
+    """Backends the run has scores for (``scores/<backend>.csv``), in name order."""
+    return sorted(p.stem for p in run.scores_dir.glob("*.csv")) if run.scores_dir.is_dir() else []
+
+
+def embedded_machines(run: Run) -> list[str]:
+    """Machines the run saved embeddings for (``embeddings/<machine>.npz``), in name order."""
+    if not run.embeddings_dir.is_dir():
+        return []
+    return sorted(p.stem for p in run.embeddings_dir.glob("*.npz"))
+
+
+def progress_state(events: list[dict]) -> tuple[float, str]:
+    """Fraction done (0..1) and the latest message from a run's progress events."""
+    if not events:
+        return 0.0, "waiting for the worker to start"
+    last = events[-1]
+    total = last.get("total") or 0
+    fraction = min(max(last.get("step", 0) / total, 0.0), 1.0) if total else 0.0
+    return fraction, str(last.get("message", ""))
+
+
+def loss_curve(events: list[dict]) -> pd.DataFrame:
+    """Training loss over (fractional) epochs from progress events (columns epoch, loss).
+
+    Loss comes from an event's ``loss`` field or its message (``... epoch 3/10 loss 1.234``);
+    several events of one epoch (per-batch reports) are spread evenly over that epoch, and
+    events without an epoch are numbered in order.
+    """
+    rows = []
+    for event in events:
+        message = str(event.get("message", ""))
+        loss = event.get("loss")
+        if loss is None:
+            found = _LOSS.search(message)
+            loss = float(found.group(1)) if found else None
+        if loss is None:
+            continue
+        epoch = _EPOCH.search(message)
+        rows.append({"epoch_label": int(epoch.group(1)) if epoch else None, "loss": float(loss)})
+    if not rows:
+        return pd.DataFrame({"epoch": pd.Series(dtype=float), "loss": pd.Series(dtype=float)})
+    table = pd.DataFrame(rows)
+    if table["epoch_label"].isna().any():
+        return pd.DataFrame({"epoch": np.arange(1.0, len(table) + 1), "loss": table["loss"]})
+    # The AE reports each finished epoch once (epoch e -> e); the seed model reports every batch
+    # of epoch e (1-based) -> spread over (e - 1, e].
+    group = table.groupby("epoch_label")
+    position = group.cumcount() + 1
+    size = group["loss"].transform("size")
+    epoch = table["epoch_label"] - 1 + position / size
+    return pd.DataFrame({"epoch": epoch.astype(float), "loss": table["loss"]})
+
+
+def section_thresholds(scores: pd.DataFrame) -> dict[str, float]:
+    """The decision threshold of each section (``{section: value}``) of a score table; empty
+    for score files written before thresholds were kept."""
+    if "threshold" not in scores:
+        return {}
+    known = scores.dropna(subset=["threshold"])
+    return {str(section): float(group["threshold"].iloc[0])
+            for section, group in known.groupby("section", sort=True)}
+
+
+def metrics_table(result: dict) -> pd.DataFrame:
+    """The official per-section metrics of a scoring result (metrics.json or its
+    ``by_backend`` entry): machine, section, AUC_source, AUC_target, pAUC."""
+    table = pd.DataFrame(result.get("table") or [],
+                         columns=["machine", "section", *metrics.OFFICIAL_COLUMNS])
+    return table[["machine", "section", *metrics.OFFICIAL_COLUMNS]]
+
+
+def compare_runs(first: dict, second: dict, names: tuple[str, str]) -> pd.DataFrame:
+    """Two scoring results side by side per machine and section: each official metric of
+    both runs and the difference (second minus first); sections only one run has show NaN."""
+    a, b = (metrics_table(result) for result in (first, second))
+    merged = a.merge(b, on=["machine", "section"], how="outer", suffixes=(" A", " B"))
+    columns = ["machine", "section"]
+    for metric in metrics.OFFICIAL_COLUMNS:
+        merged[f"{metric} B-A"] = merged[f"{metric} B"] - merged[f"{metric} A"]
+        columns += [f"{metric} A", f"{metric} B", f"{metric} B-A"]
+    merged = merged[columns].sort_values(["machine", "section"], ignore_index=True)
+    return merged.rename(columns=lambda c: c.replace(" A", f" ({names[0]})")
+                         .replace(" B-A", " diff").replace(" B", f" ({names[1]})"))
+
+
+def embedding_table(run: Run, machine: str, clips: pd.DataFrame,
+                    pseudo_labels: dict[str, str] | None = None) -> tuple[np.ndarray, pd.DataFrame]:
+    """A machine's saved embeddings and, row for row, its clips' clip_id, file, path, split,
+    domain, label, attribute and pseudo-label.
+
+    ``clips`` is the clip table of the dataset the run embedded (its ``clip_id`` values are
+    the saved ones); ``pseudo_labels`` maps ``file`` to a label (the label store's).
+    """
+    with np.load(run.embeddings_dir / f"{machine}.npz", allow_pickle=False) as saved:
+        clip_ids, vectors = saved["clip_id"].astype(str), saved["embedding"]
+    table = pd.DataFrame({"clip_id": clip_ids}).merge(
+        clips[["clip_id", "file", "path", "split", "domain", "label", "attributes",
+               "true_attributes"]], on="clip_id", how="left")
+    known = table["file"].notna().to_numpy()
+    table = table[known].reset_index(drop=True)
+    attribute = table["true_attributes"].where(table["true_attributes"] != "",
+                                               table["attributes"])
+    table = table.assign(attribute=attribute.fillna(""),
+                         **{"pseudo-label": table["file"].map(pseudo_labels or {})
+                            .fillna("(none)")}).drop(columns=["attributes", "true_attributes"])
+    return vectors[known], table
