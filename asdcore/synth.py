@@ -31,6 +31,7 @@ import soundfile as sf
 from scipy import signal
 
 from asdcore.atomic import write_json, write_text
+from asdcore.dataset import parse_attributes
 from asdcore.errors import ASDError
 from asdcore.progress import CancelFn, ProgressFn, check_cancel, report
 
@@ -116,12 +117,6 @@ ANOMALIES: dict[str, tuple[str, ...]] = {
     "slider": ("rail_damage", "dry_rail", "loose_belt"),
     "valve": ("stuck", "chatter", "leak", "contamination", "slow_close"),
 }
-
-
-def parse_attributes(text: str) -> dict[str, str]:
-    """``"vel_9_loc_A"`` -> ``{"vel": "9", "loc": "A"}`` (our values never contain ``_``)."""
-    parts = text.split("_")
-    return dict(zip(parts[0::2], parts[1::2]))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from scipy import signal
 
 from asdcore import synth
 from asdcore.errors import ASDError, Cancelled
+from asdcore.dataset import parse_attributes
 
 TRAIN_TEST = re.compile(
     r"^section_00_(source|target)_(train|test)_(normal|anomaly)_(\d{4})_([A-Za-z0-9.\-_]+)\.wav$")
@@ -141,7 +142,7 @@ def test_speed_attribute_moves_the_motor_frequency(tiny_data):
     attrs = true_attributes(tiny_data, "ToyCar")
     seen = set()
     for path in (raw(tiny_data) / "ToyCar" / "train").glob("section_00_source_*.wav"):
-        volts = float(synth.parse_attributes(attrs[path.name])["spd"].rstrip("V"))
+        volts = float(parse_attributes(attrs[path.name])["spd"].rstrip("V"))
         assert dominant_frequency(read(path), 200, 450) == pytest.approx(9.5 * volts, rel=0.03)
         seen.add(volts)
     assert len(seen) >= 3
@@ -157,7 +158,7 @@ def envelope_rate(y: np.ndarray, low: float, high: float) -> float:
 def test_hidden_bearing_speed_is_the_envelope_rate(tiny_data):
     attrs = true_attributes(tiny_data, "bearing")
     for path in (raw(tiny_data) / "bearing" / "train").glob("section_00_source_*.wav"):
-        velocity = float(synth.parse_attributes(attrs[path.name])["vel"])
+        velocity = float(parse_attributes(attrs[path.name])["vel"])
         expected = 3.0 * velocity * synth.BALL_PASS_RATIO
         assert envelope_rate(read(path), 2600, 3400) == pytest.approx(expected, rel=0.05)
 
@@ -178,7 +179,7 @@ def test_hidden_attributes_cluster_from_the_spectrum(tiny_data, machine):
 @pytest.mark.parametrize("machine", synth.MACHINES)
 def test_every_fault_kind_changes_the_sound(machine):
     model = synth.SOUND_MODELS[machine]
-    attrs = synth.parse_attributes(synth.ATTRIBUTES[machine]["source"][0])
+    attrs = parse_attributes(synth.ATTRIBUTES[machine]["source"][0])
     normal = model(16000, attrs, "", 0.0, np.random.default_rng(7))
     for kind in synth.ANOMALIES[machine]:
         faulty = model(16000, attrs, kind, 1.0, np.random.default_rng(7))
