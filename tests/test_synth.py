@@ -15,8 +15,8 @@ import soundfile as sf
 from scipy import signal
 
 from asdcore import synth
-from asdcore.errors import ASDError, Cancelled
 from asdcore.dataset import parse_attributes
+from asdcore.errors import ASDError, Cancelled
 
 TRAIN_TEST = re.compile(
     r"^section_00_(source|target)_(train|test)_(normal|anomaly)_(\d{4})_([A-Za-z0-9.\-_]+)\.wav$")
