@@ -293,7 +293,7 @@ def scan(data, mapping=None, progress: ProgressFn | None = None,
     mapping_path = Path(mapping).expanduser() if mapping is not None else None
     if mapping_path is not None and not mapping_path.exists():
         raise ASDError(f"The mapping file or folder {mapping_path} does not exist.")
-    root = root.absolute()
+    root = Path(os.path.normpath(root.absolute()))  # also folds `..` for display
 
     # 1. discovery
     folders, list_files = _find_machine_folders(root, cancel)
