@@ -7,12 +7,12 @@ from asdcore.labels.envelope import (EnvelopeResult, envelope_labels, frequency_
                                      suggest_band)
 from asdcore.labels.quality import label_quality, truth_of
 from asdcore.labels.selection import machine_clips, validate_label
-from asdcore.labels.store import (LabelStore, dataset_key, labels_for_training, read_label_csv,
-                                  write_label_csv)
+from asdcore.labels.store import (LabelStore, dataset_key, label_csv_text, labels_for_training,
+                                  read_label_csv, write_label_csv)
 
 __all__ = [
     "FEATURES", "METHODS", "REDUCTIONS", "ClusterResult", "EnvelopeResult", "LabelStore",
     "clip_features", "cluster_machine", "cluster_points", "dataset_key", "envelope_labels",
-    "frequency_groups", "label_quality", "labels_for_training", "machine_clips",
+    "frequency_groups", "label_csv_text", "label_quality", "labels_for_training", "machine_clips",
     "read_label_csv", "reduce", "suggest_band", "truth_of", "validate_label", "write_label_csv",
 ]

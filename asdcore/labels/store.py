@@ -270,18 +270,24 @@ def labels_for_training(data_root: str | os.PathLike, machine: str) -> dict[str,
 # --- the label CSV ----------------------------------------------------------------------------
 
 
-def write_label_csv(path: str | os.PathLike, labels: Mapping[str, str],
-                    extra: Mapping[str, Mapping[str, object]] | None = None) -> Path:
-    """Atomically write ``file,label`` rows (sorted by file), plus one column per ``extra``
-    name (``{"frequency_hz": {file: value}}``); returns the path."""
+def label_csv_text(labels: Mapping[str, str],
+                   extra: Mapping[str, Mapping[str, object]] | None = None) -> str:
+    """The label CSV: ``file,label`` rows (sorted by file), plus one column per ``extra`` name
+    (``{"frequency_hz": {file: value}}``)."""
     extra = extra or {}
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["file", "label", *extra])
     for file in sorted(labels):
         writer.writerow([file, labels[file], *(column.get(file, "") for column in extra.values())])
+    return buffer.getvalue()
+
+
+def write_label_csv(path: str | os.PathLike, labels: Mapping[str, str],
+                    extra: Mapping[str, Mapping[str, object]] | None = None) -> Path:
+    """Atomically write the `label_csv_text` of ``labels`` and ``extra``; returns the path."""
     path = Path(path)
-    write_text(path, buffer.getvalue())
+    write_text(path, label_csv_text(labels, extra))
     return path
 
 
