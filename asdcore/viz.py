@@ -7,7 +7,6 @@ nothing here reads files or knows about Streamlit.
 from __future__ import annotations
 
 import numpy as np
-import numpy as np
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
@@ -144,80 +143,6 @@ def roc_figure(scores: pd.DataFrame, title: str = "") -> go.Figure:
     fig.update_layout(title=title or None, xaxis_title="false positive rate",
                       yaxis_title="true positive rate", margin=dict(t=50 if title else 10, b=10),
                       height=320)
-    return fig
-
-
-def waveform_figure(y: np.ndarray, sr: int, max_points: int = 4000) -> go.Figure:
-    """The waveform against time; long signals are drawn as the minimum and maximum of each
-    of ``max_points / 2`` stretches, which keeps every peak visible at a fraction of the points."""
-    y = np.asarray(y)
-    step = max(1, -(-len(y) // (max_points // 2)))
-    if step > 1:
-        stretches = np.pad(y, (0, -len(y) % step), mode="edge").reshape(-1, step)
-        y = np.column_stack([stretches.min(axis=1), stretches.max(axis=1)]).ravel()
-        times = np.repeat(np.arange(len(stretches)) * step / sr, 2)
-    else:
-        times = np.arange(len(y)) / sr
-    fig = go.Figure(go.Scatter(x=times, y=y, mode="lines", line=dict(width=1),
-                               hovertemplate="%{x:.3f} s: %{y:.3f}<extra></extra>"))
-    fig.update_layout(xaxis_title="time (s)", yaxis_title="amplitude", height=220,
-                      margin=dict(t=10, b=10))
-    return fig
-
-
-def spectra_figure(freqs: np.ndarray, spectra: np.ndarray, clips: pd.DataFrame,
-                   band: tuple[float, float] | None = None) -> go.Figure:
-    """Spectra ``[n_clips, n_freqs]`` (dB) overlaid, one line per row of ``clips``, coloured by
-    domain and label (`CLIP_GROUP_COLOURS`), each point's customdata its clip id; ``band`` is
-    shaded. Box selection is the drag mode, so a box drawn on it picks a band."""
-    fig = go.Figure()
-    shown: set[str] = set()
-    for (_, clip), spectrum, group in zip(clips.iterrows(), spectra, clip_groups(clips)):
-        fig.add_trace(go.Scattergl(
-            x=freqs, y=spectrum, mode="lines", name=group, legendgroup=group,
-            showlegend=group not in shown, line=dict(width=1, color=CLIP_GROUP_COLOURS.get(group)),
-            customdata=np.full(len(freqs), clip["clip_id"], dtype=object),
-            hovertemplate=f"{clip['file']}<br>%{{x:.0f}} Hz: %{{y:.1f}} dB<extra></extra>"))
-        shown.add(group)
-    if band is not None:
-        fig.add_vrect(x0=band[0], x1=band[1], fillcolor="#2ca02c", opacity=0.12, line_width=0)
-    fig.update_layout(xaxis_title="frequency (Hz)", yaxis_title="power spectral density (dB/Hz)",
-                      dragmode="select", selectdirection="h", height=360,
-                      margin=dict(t=10, b=10), legend_title_text="domain / label")
-    return fig
-
-
-def envelope_spectrum_figure(freqs: np.ndarray, spectrum: np.ndarray,
-                             markers: np.ndarray = np.empty(0), marker_name: str = "harmonics"
-                             ) -> go.Figure:
-    """An envelope spectrum with vertical lines at ``markers`` (the harmonics of a
-    characteristic frequency, say), one legend entry for all of them."""
-    fig = go.Figure(go.Scatter(x=freqs, y=spectrum, mode="lines", name="envelope spectrum",
-                               line=dict(width=1, color="#1f77b4"),
-                               hovertemplate="%{x:.1f} Hz: %{y:.3g}<extra></extra>"))
-    if len(markers):
-        top = float(np.max(spectrum)) if len(spectrum) else 1.0
-        fig.add_trace(go.Scatter(
-            x=np.repeat(markers, 3), y=np.tile([0.0, top, np.nan], len(markers)), mode="lines",
-            name=marker_name, line=dict(width=1, dash="dot", color="#d62728"),
-            hovertemplate="%{x:.2f} Hz<extra></extra>"))
-    fig.update_layout(xaxis_title="envelope frequency (Hz)", yaxis_title="amplitude",
-                      height=300, margin=dict(t=10, b=10))
-    return fig
-
-
-def kurtogram_figure(kurtosis: np.ndarray, freqs: np.ndarray, bandwidths: np.ndarray,
-                     band: tuple[float, float] | None = None) -> go.Figure:
-    """Spectral kurtosis per band centre (x) and bandwidth (one row per window length), the
-    chosen ``band`` outlined."""
-    fig = go.Figure(go.Heatmap(
-        z=kurtosis, x=freqs, y=[f"{b:.0f} Hz" for b in bandwidths], colorscale="Magma",
-        colorbar=dict(title="kurtosis"),
-        hovertemplate="centre %{x:.0f} Hz, width %{y}: %{z:.2f}<extra></extra>"))
-    if band is not None:
-        fig.add_vrect(x0=band[0], x1=band[1], line=dict(color="#2ca02c", width=2))
-    fig.update_layout(xaxis_title="band centre (Hz)", yaxis_title="bandwidth", height=260,
-                      margin=dict(t=10, b=10))
     return fig
 
 
