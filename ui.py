@@ -6,12 +6,15 @@ Streamlit and caches what is slow.
 
 from __future__ import annotations
 
+import os
+import threading
 from pathlib import Path
 
 import numpy as np
 import streamlit as st
 
-from asdcore import audio, dataset, synth, workspace
+from asdcore import (audio, dataset, features, pipeline, projection, results, runs, synth, viz,
+                     workspace)
 from asdcore.errors import ASDError
 
 
@@ -66,3 +69,107 @@ def load_audio(path: str) -> np.ndarray:
     """A clip at the project rate (`asdcore.audio.load`), cached per path; raises `ASDError`
     for a file that cannot be decoded."""
     return audio.load(path)
+
+
+# --- runs: launch, follow, play clips --------------------------------------------------------
+
+QUICK_RUN = "quick-logmel-stats"
+
+
+@st.cache_resource(show_spinner=False)
+def _umap_warm_up_thread() -> threading.Thread:
+    thread = threading.Thread(target=projection.warm_up, name="umap-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
+def warm_umap_in_background() -> None:
+    """Compile UMAP's code in a background thread, once per server (about 30 s), so the first
+    map is not a long wait. ``ASD_UMAP_WARMUP=0`` turns it off (tests)."""
+    if os.environ.get("ASD_UMAP_WARMUP", "1") != "0":
+        _umap_warm_up_thread()
+
+
+def start_run(name: str, config: pipeline.TrainConfig, overwrite: bool = False,
+              label_sets: dict[str, dict[str, str]] | None = None) -> runs.Run | None:
+    """Queue a run and launch its detached worker; an error box (and None) for user mistakes."""
+    try:
+        run = pipeline.queue_run(name, config, overwrite=overwrite, label_sets=label_sets)
+        pipeline.launch_work(run)
+    except ASDError as err:
+        st.error(str(err))
+        return None
+    st.session_state["followed_run"] = run.name
+    return run
+
+
+def offer_quick_run(why: str) -> None:
+    """Say why there is nothing to show, how to make a run, and offer the quick training-free
+    run (log-mel statistics, about half a minute on the demo), followed live once started."""
+    quick = runs.run_path(QUICK_RUN)
+    if (quick / "status.json").is_file() and \
+            runs.open_run(QUICK_RUN).status()["state"] in runs.ACTIVE_STATES:
+        follow_run(runs.open_run(QUICK_RUN))
+        return
+    st.info(f"{why} Train a model on the **Training** page, or start the quick training-free "
+            "run here: log-mel statistics scored by nearest neighbours, about half a minute on "
+            "the demo data.")
+    if st.button("Train the quick log-mel statistics run", type="primary"):
+        config = pipeline.TrainConfig(data=str(dataset_root()), model="logmel-stats")
+        if start_run(QUICK_RUN, config, overwrite=True) is not None:
+            st.rerun()
+
+
+def follow_run(run: runs.Run) -> None:
+    """A run's live view (status, progress bar, loss curve, messages, cancel; the log of a
+    failed run), refreshed every second while the run is active."""
+    active = run.status()["state"] in runs.ACTIVE_STATES
+    st.fragment(_run_view, run_every=1.0 if active else None)(run, active)
+
+
+def _run_view(run: runs.Run, was_active: bool) -> None:
+    status = run.status()
+    state = status["state"]
+    if was_active and state not in runs.ACTIVE_STATES:
+        st.rerun()  # the whole page: run lists and results change, polling stops
+    events = run.progress()
+    fraction, message = results.progress_state(events)
+    if state in runs.ACTIVE_STATES:
+        st.progress(fraction, text=f"{run.name} ({state}): {message}")
+        if st.button("Cancel this run", key=f"cancel-{run.name}"):
+            with st.spinner("Stopping the worker..."):
+                runs.cancel(run, grace_s=5.0)
+            st.rerun()
+    elif state == "done":
+        score = (run.metrics() or {}).get("official_score")
+        st.success(f"{run.name} is done" + (f": official score {score:.4f}." if score is not None
+                                           else "."))
+    elif state == "cancelled":
+        st.warning(f"{run.name} was cancelled ({status.get('error') or 'on request'}).")
+    else:
+        st.error(f"{run.name} failed: {status.get('error') or 'no reason recorded'}")
+        st.code(run.log_tail(4000) or "(the log is empty)", language=None)
+    curve = results.loss_curve(events)
+    if not curve.empty:
+        st.plotly_chart(viz.loss_curve_figure(curve), width="stretch",
+                        key=f"loss-{run.name}-{len(events)}")
+    recent = list(dict.fromkeys(e.get("message", "") for e in reversed(events[-200:])))[:6]
+    if recent and state in runs.ACTIVE_STATES:
+        st.caption("Latest: " + " · ".join(m for m in recent if m))
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def model_logmel(path: str) -> np.ndarray:
+    """The log-mel spectrogram the models see: the clip fitted to the front end's length."""
+    config = features.LogMelConfig()
+    return features.logmel(audio.fit_length(load_audio(path), config.n_samples), config.sr, config)
+
+
+def show_clip(path: str, title: str) -> None:
+    """A clip's audio player and its log-mel spectrogram (as the model sees it)."""
+    try:
+        st.audio(path)
+        st.plotly_chart(viz.logmel_figure(model_logmel(path), features.LogMelConfig().seconds,
+                                          title=title), width="stretch")
+    except ASDError as err:
+        st.error(str(err))

@@ -20,12 +20,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from asdcore import atomic, dataset, features, metrics, scoring
+from asdcore import atomic, dataset, features, metrics, runs, scoring
 from asdcore.errors import ASDError
 from asdcore.models import get_model_class
 from asdcore.paths import PROJECT_ROOT
 from asdcore.progress import CancelFn, ProgressFn, check_cancel, report, stage
-from asdcore.runs import Run, launch
+from asdcore.runs import Run
 
 SCORE_COLUMNS = ["clip_id", "file", "machine", "section", "domain", "label", "score", "decision",
                  "threshold"]
@@ -248,12 +248,34 @@ def work_run(run: Run, progress: ProgressFn | None = None,
         return score_run(run, progress=stage(progress, 1, 2, "scoring"), cancel=cancel)
 
 
+def queue_run(name: str, config: TrainConfig, overwrite: bool = False,
+              label_sets: dict[str, dict[str, str]] | None = None) -> Run:
+    """Validate ``config`` and create a queued run for it (for `launch_work`).
+
+    ``label_sets`` (machine -> {file: label}, e.g. the label store's) are saved as label CSVs
+    inside the run folder and added to the config's labels, so the run keeps the labels it
+    was trained with however the store changes later.
+    """
+    from asdcore.labels import write_label_csv
+
+    # Invalid settings or unreadable label files: a clear error before a run exists.
+    model_for(config)
+    read_labels(config.labels)
+    label_paths = {machine: runs.run_path(name) / "labels" / f"{machine}.csv"
+                   for machine in sorted(label_sets or {})}
+    config = dataclasses.replace(config, labels=[*config.labels, *map(str, label_paths.values())])
+    run = runs.create_run(name, config, overwrite=overwrite)
+    for machine, path in label_paths.items():
+        write_label_csv(path, label_sets[machine])
+    return run
+
+
 def launch_work(run: Run) -> int:
     """Start `work_run` on ``run`` as a detached worker (``python -m asdcore work``): it goes on
     when the caller (a Streamlit session) ends. Returns its pid."""
     python_path = os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))
-    return launch(run, [sys.executable, "-m", "asdcore", "work", str(run.path)],
-                  env={"PYTHONPATH": python_path})
+    return runs.launch(run, [sys.executable, "-m", "asdcore", "work", str(run.path)],
+                       env={"PYTHONPATH": python_path})
 
 
 def _save_embeddings(run: Run, machine: str, data_root: str, parts: list[pd.DataFrame],

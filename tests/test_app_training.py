@@ -1,0 +1,86 @@
+"""AppTest of the Training page: first visit, launching a detached run, following it, a failed
+run's log, and the `work` command's worker finishing without any page."""
+
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from asdcore import pipeline, runs, workspace
+
+PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "3_Training.py")
+
+
+@pytest.fixture
+def isolated(tmp_path, monkeypatch, tiny_data):
+    monkeypatch.setenv("ASD_WORKSPACE_DIR", str(tmp_path / "workspace"))
+    monkeypatch.setenv("ASD_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("ASD_DEMO_PRESET", "tiny")
+    monkeypatch.setenv("ASD_UMAP_WARMUP", "0")
+    workspace.choose_dataset(tiny_data)
+    return tmp_path
+
+
+def wait_until_finished(run: runs.Run, timeout_s: float = 120.0) -> dict:
+    deadline = time.monotonic() + timeout_s
+    while run.status()["state"] in runs.ACTIVE_STATES:
+        assert time.monotonic() < deadline, run.log_tail()
+        time.sleep(0.3)
+    return run.status()
+
+
+def test_first_visit_says_how_to_start_and_launching_runs_a_detached_worker(isolated):
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not at.exception
+    assert any("No runs yet" in info.value for info in at.info)
+    # seresnet18-only switches are hidden for the training-free model
+    assert not [c for c in at.checkbox if c.label.startswith("Mixup")]
+    at.text_input[0].input("page-run").run()
+    next(b for b in at.button if b.label == "Start training").click().run()
+    assert not at.exception, at.exception
+    run = runs.open_run("page-run")
+    assert run.config()["model"] == "logmel-stats"
+    # The worker is a separate process: it finishes with no page (or browser) left.
+    del at
+    assert wait_until_finished(run)["state"] == "done", run.log_tail()
+    assert run.metrics()["official_score"] is not None
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not at.exception
+    assert any("page-run is done" in s.value for s in at.success)
+
+
+def test_seed_model_shows_its_switches_and_a_bad_combination_is_an_error(isolated):
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at.selectbox[0].select("seresnet18").run()
+    labels = [c.label for c in at.checkbox]
+    assert any(label.startswith("Mixup") for label in labels)
+    assert any(label.startswith("Noise mixing") for label in labels)
+    next(c for c in at.checkbox if c.label.startswith("Full-spectrum")).uncheck().run()
+    next(b for b in at.button if b.label == "Start training").click().run()
+    assert not at.exception
+    assert any("FeatEx" in e.value for e in at.error)
+    assert runs.list_runs() == []
+
+
+def test_a_failed_run_shows_its_error_and_log(isolated, tiny_data):
+    run = runs.create_run("broken", pipeline.TrainConfig(data=str(tiny_data / "nowhere"),
+                                                         model="logmel-stats"))
+    pipeline.launch_work(run)
+    assert wait_until_finished(run)["state"] == "failed"
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not at.exception
+    assert any("broken failed" in e.value for e in at.error)
+    assert any("nowhere" in c.value for c in at.code)
+
+
+def test_work_command_executes_a_queued_run(isolated, tiny_data):
+    config = pipeline.TrainConfig(data=str(tiny_data), model="logmel-stats", machines=["fan"])
+    run = pipeline.queue_run("queued", config, label_sets={"fan": {"fan/train/x.wav": "c0"}})
+    assert run.status()["state"] == "queued"
+    assert (run.path / "labels" / "fan.csv").is_file()
+    assert run.config()["labels"] == [str(run.path / "labels" / "fan.csv")]
+    pipeline.launch_work(run)
+    assert wait_until_finished(run)["state"] == "done", run.log_tail()
+    assert [row["machine"] for row in run.metrics()["table"]] == ["fan"]
+    assert any("scoring" in event["message"] for event in run.progress())
