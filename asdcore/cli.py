@@ -265,7 +265,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a model (per machine, or one joint model) into a run")
     p.add_argument("data", type=Path, help="dataset folder (DCASE layout)")
-    p.add_argument("--run", required=True, help="run name (kept in workspace/runs) or a path")
+    # --run-name: under torchrun, whose parser takes --run for its own --run-path.
+    p.add_argument("--run", "--run-name", dest="run", required=True,
+                   help="run name (kept in workspace/runs) or a path")
     p.add_argument("--model", default="ae", help="model name: ae (official baseline), "
                    "logmel-stats (training-free) or seresnet18 (the seed model)")
     p.add_argument("--machine", action="append", help="train only this machine (repeatable)")

@@ -1,0 +1,163 @@
+"""Training the seed model on the tiny demo: loss, determinism, cancel, resume, pipeline, DDP."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from asdcore import dataset, pipeline, runs
+from asdcore.errors import Cancelled
+from asdcore.models.seresnet import SEResNetConfig, SEResNetEmbedder
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = dict(width=4, embedding_dim=16, subclusters=4, batch_size=16, device="cpu", num_threads=1)
+
+
+@pytest.fixture(scope="module")
+def tiny_clips(tiny_data):
+    clips = dataset.scan(tiny_data).clips
+    return clips[clips["split"] == "train"], clips[clips["split"] == "supplemental"]
+
+
+def _fit(tiny_clips, checkpoint=None, cancel=None, **settings):
+    embedder = SEResNetEmbedder(SEResNetConfig(**{**TINY, **settings}))
+    return embedder.fit_clips(*tiny_clips, cancel=cancel, checkpoint=checkpoint)
+
+
+def _weights(embedder):
+    return {k: v.clone() for k, v in embedder.model_.state_dict().items()}
+
+
+def _same(a, b):
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_classes_machines_and_clip_length(tiny_clips):
+    embedder = _fit(tiny_clips, epochs=1)
+    train, supplemental = tiny_clips
+    assert embedder.machines_ == sorted(train["machine"].unique())
+    assert embedder.seconds_ == pytest.approx(2.4)  # the longest machine (ToyCar), under 10 s
+    # Attribute-less machines contribute machine x section x domain classes.
+    assert "slider/00/source/" in embedder.classes_
+    assert any(c.startswith("fan/00/target/") for c in embedder.classes_)
+    embeddings = embedder.embed_clips(train["path"].tolist()[:5])
+    assert embeddings.shape == (5, 32) and np.isfinite(embeddings).all()
+
+
+def test_loss_decreases(tiny_clips):
+    embedder = _fit(tiny_clips, epochs=6, mixup=False, statex=False, featex=False,
+                    noise_augment=False, lr=3e-3)
+    losses = embedder.history_["loss"]
+    assert len(losses) == 6 and all(np.isfinite(losses))
+    assert losses[-1] < 0.8 * losses[0]
+
+
+def test_same_seed_same_weights_other_seed_other_weights(tiny_clips):
+    first = _weights(_fit(tiny_clips, epochs=1, seed=3))
+    assert _same(first, _weights(_fit(tiny_clips, epochs=1, seed=3)))
+    assert not _same(first, _weights(_fit(tiny_clips, epochs=1, seed=4)))
+
+
+def test_cancel_then_resume_gives_the_uninterrupted_weights(tiny_clips, tmp_path):
+    uninterrupted = _weights(_fit(tiny_clips, epochs=2, seed=1))
+    checkpoint = tmp_path / "checkpoint.pt"
+    calls = []
+
+    def cancel_mid_second_epoch():
+        calls.append(1)  # 2 checks while loading the audio, then one per step (7 per epoch)
+        return len(calls) >= 12
+
+    with pytest.raises(Cancelled):
+        _fit(tiny_clips, checkpoint=checkpoint, cancel=cancel_mid_second_epoch, epochs=2, seed=1)
+    saved = torch.load(checkpoint, weights_only=True)
+    assert (saved["epoch"], saved["step"]) == (1, 2)
+    resumed = _fit(tiny_clips, checkpoint=checkpoint, epochs=2, seed=1)
+    assert _same(uninterrupted, _weights(resumed))
+    assert len(resumed.history_["loss"]) == 2
+
+
+def test_pseudo_labels_become_classes(tiny_clips):
+    slider = [file for part in tiny_clips for file in part[part["machine"] == "slider"]["file"]]
+    labels = {file: str(i % 2) for i, file in enumerate(slider)}  # train and supplemental
+    embedder = SEResNetEmbedder(SEResNetConfig(**TINY, epochs=1))
+    embedder.fit_clips(*tiny_clips, pseudo_labels=labels)
+    assert {"slider/00/source/label=0", "slider/00/source/label=1"} <= set(embedder.classes_)
+    assert "slider/00/source/" not in embedder.classes_
+
+
+def cli(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "asdcore", *map(str, args)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=600,
+                          env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})})
+
+
+def test_cli_train_score_with_labels_resume(tiny_data, tmp_path):
+    label_csv = tmp_path / "slider.csv"
+    clips = dataset.scan(tiny_data).clips
+    slider = clips[(clips["machine"] == "slider") & (clips["split"] == "train")]
+    label_csv.write_text("file,label\n" + "".join(f"{f},{i % 2}\n"
+                                                   for i, f in enumerate(slider["file"])))
+    run_dir = tmp_path / "seed-run"
+    made = cli("train", tiny_data, "--run", run_dir, "--model", "seresnet18", "--epochs", "1",
+               "--device", "cpu", "--labels", label_csv)
+    assert made.returncode == 0, made.stderr
+    run = runs.open_run(run_dir)
+    assert run.status()["state"] == "done"
+    assert run.config()["labels"] == [str(label_csv)]
+    meta = json.loads((run.weights_dir / "joint" / "model.json").read_text())
+    assert "slider/00/source/label=1" in meta["classes"]
+    assert meta["config"]["width"] == 16  # the narrow CPU default (64 on CUDA)
+    assert (run.path / "checkpoint.pt").is_file()
+
+    scored = cli("score", run_dir, "--backend", "knn")
+    assert scored.returncode == 0, scored.stderr
+    official = float(scored.stdout.split("official_score")[-1])
+    assert 0.0 < official < 1.0
+    saved = np.load(run.embeddings_dir / "slider.npz")
+    assert any("/supplemental/" in c for c in saved["clip_id"])  # supplemental embedded too
+    assert saved["embedding"].shape[1] == 256
+
+    # Resuming a finished run continues from its last checkpoint: nothing left to do.
+    resumed = cli("train", tiny_data, "--run", run_dir, "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    bad = cli("train", tiny_data, "--run", tmp_path / "x", "--model", "seresnet18",
+              "--labels", tmp_path / "missing.csv")
+    assert bad.returncode != 0 and "Traceback" not in bad.stderr
+
+
+def test_pipeline_backends(tiny_data):
+    config = pipeline.TrainConfig(data=str(tiny_data), model="seresnet18", device="cpu",
+                                  model_config={**TINY, "epochs": 1})
+    run = runs.create_run("seed-pipeline", config, overwrite=True)
+    with run.working():
+        pipeline.train_run(run)
+    for backend in pipeline.backends_for("seresnet18"):
+        result = pipeline.score_run(run, backend=backend)
+        assert len(result["table"]) == 7 and result["official_score"] is not None
+
+
+@pytest.mark.slow
+def test_torchrun_two_processes_gloo(tiny_data, tmp_path):
+    """2 CPU processes under torchrun: rank 0 alone writes the run, scoring works after."""
+    run_dir = tmp_path / "ddp-run"
+    result = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+         "-m", "asdcore", "train", str(tiny_data), "--run-name", str(run_dir), "--model",
+         "seresnet18", "--epochs", "1", "--device", "cpu"],
+        capture_output=True, text=True, cwd=ROOT, timeout=600,
+        env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    run = runs.open_run(run_dir)
+    assert run.status()["state"] == "done"
+    assert result.stdout.count(str(run_dir)) == 1  # one rank reported
+    meta = json.loads((run.weights_dir / "joint" / "model.json").read_text())
+    assert len(meta["history"]["loss"]) == 1
+    assert sorted(p.name for p in run.path.iterdir() if not p.name.startswith(".")) == [
+        "checkpoint.pt", "config.json", "progress.jsonl", "status.json", "weights"]
+    scored = pipeline.score_run(run, backend="knn-dg")
+    assert scored["official_score"] is not None
