@@ -15,6 +15,7 @@ from asdcore.errors import ASDError
 
 st.set_page_config(page_title="ASD workbench", layout="wide")
 st.title("Anomalous sound detection workbench")
+ui.warm_umap_in_background()  # the embedding and label maps are ready by the time they are opened
 
 
 def dataset_chooser() -> None:

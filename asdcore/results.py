@@ -105,13 +105,12 @@ def compare_runs(first: dict, second: dict, names: tuple[str, str]) -> pd.DataFr
                          .replace(" B-A", " diff").replace(" B", f" ({names[1]})"))
 
 
-def embedding_table(run: Run, machine: str, clips: pd.DataFrame,
-                    pseudo_labels: dict[str, str] | None = None) -> tuple[np.ndarray, pd.DataFrame]:
+def embedding_table(run: Run, machine: str, clips: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
     """A machine's saved embeddings and, row for row, its clips' clip_id, file, path, split,
-    domain, label, attribute and pseudo-label.
+    domain, label and attribute (the true one where a correspondence file gives it).
 
     ``clips`` is the clip table of the dataset the run embedded (its ``clip_id`` values are
-    the saved ones); ``pseudo_labels`` maps ``file`` to a label (the label store's).
+    the saved ones); clips no longer in it are left out.
     """
     with np.load(run.embeddings_dir / f"{machine}.npz", allow_pickle=False) as saved:
         clip_ids, vectors = saved["clip_id"].astype(str), saved["embedding"]
@@ -122,7 +121,6 @@ def embedding_table(run: Run, machine: str, clips: pd.DataFrame,
     table = table[known].reset_index(drop=True)
     attribute = table["true_attributes"].where(table["true_attributes"] != "",
                                                table["attributes"])
-    table = table.assign(attribute=attribute.fillna(""),
-                         **{"pseudo-label": table["file"].map(pseudo_labels or {})
-                            .fillna("(none)")}).drop(columns=["attributes", "true_attributes"])
+    table = table.assign(attribute=attribute.fillna("")).drop(
+        columns=["attributes", "true_attributes"])
     return vectors[known], table

@@ -12,11 +12,13 @@ REAL_SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "real-samples"
 
 @pytest.fixture(autouse=True, scope="session")
 def _isolated_dirs(tmp_path_factory):
-    """Keep tests away from the developer's own cache/ and workspace/."""
+    """Keep tests away from the developer's own cache/ and workspace/, and keep the app's
+    background UMAP compilation (half a minute of CPU) out of app tests."""
     base = tmp_path_factory.mktemp("asd-dirs")
-    old = {k: os.environ.get(k) for k in ("ASD_CACHE_DIR", "ASD_WORKSPACE_DIR")}
+    old = {k: os.environ.get(k) for k in ("ASD_CACHE_DIR", "ASD_WORKSPACE_DIR", "ASD_UMAP_WARMUP")}
     os.environ["ASD_CACHE_DIR"] = str(base / "cache")
     os.environ["ASD_WORKSPACE_DIR"] = str(base / "workspace")
+    os.environ["ASD_UMAP_WARMUP"] = "0"
     yield
     for key, value in old.items():
         if value is None:

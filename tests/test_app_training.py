@@ -17,7 +17,6 @@ def isolated(tmp_path, monkeypatch, tiny_data):
     monkeypatch.setenv("ASD_WORKSPACE_DIR", str(tmp_path / "workspace"))
     monkeypatch.setenv("ASD_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("ASD_DEMO_PRESET", "tiny")
-    monkeypatch.setenv("ASD_UMAP_WARMUP", "0")
     workspace.choose_dataset(tiny_data)
     return tmp_path
 
