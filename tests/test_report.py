@@ -1,0 +1,115 @@
+"""The HTML report and the pure helpers behind the result pages."""
+
+import io
+import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from asdcore import pipeline, projection, report, results, viz
+from asdcore.errors import ASDError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def scored_run(tiny_data):
+    config = pipeline.TrainConfig(data=str(tiny_data), model="logmel-stats",
+                                  machines=["fan", "valve"])
+    run = pipeline.queue_run("report-run", config, overwrite=True)
+    pipeline.work_run(run)
+    return run
+
+
+def test_report_is_one_offline_file_with_figures_metrics_and_config(scored_run, tmp_path):
+    out = tmp_path / "report.html"
+    done = subprocess.run([sys.executable, "-m", "asdcore", "report", "report-run", "--out", out],
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr
+    page = out.read_text(encoding="utf-8")
+    assert not re.search(r"<script[^>]+src=", page), "everything must be inline (offline)"
+    assert page.count("Plotly.newPlot") == 4  # histogram + ROC per machine
+    assert page.count("plotly.js v") == 1  # the library embedded once
+    official = scored_run.metrics()["official_score"]
+    assert f"Official score: {official:.4f}" in page
+    assert "<th>AUC_source</th>" in page and ">valve<" in page
+    assert "&quot;model&quot;: &quot;logmel-stats&quot;" in page
+    assert list(tmp_path.iterdir()) == [out]  # written atomically: no temporary file left
+
+
+def test_report_of_an_unscored_run_is_a_clear_error(tiny_data):
+    run = pipeline.queue_run("unscored", pipeline.TrainConfig(data=str(tiny_data),
+                                                              model="logmel-stats"))
+    with pytest.raises(ASDError, match="no scores yet"):
+        report.build_report(run)
+    with pytest.raises(ASDError, match="no submission files"):
+        report.submission_zip(run)
+
+
+def test_submission_zip_holds_the_official_files(scored_run):
+    names = zipfile.ZipFile(io.BytesIO(report.submission_zip(scored_run))).namelist()
+    assert sorted(names) == sorted(p.name for p in scored_run.submission_dir.glob("*.csv"))
+    assert "anomaly_score_fan_section_00_test.csv" in names
+
+
+def test_thresholds_are_kept_per_section_and_drawn(scored_run):
+    scores = pipeline.read_scores(scored_run, "knn-dg")
+    fan = scores[scores["machine"] == "fan"]
+    thresholds = results.section_thresholds(fan)
+    assert list(thresholds) == ["00"]
+    assert ((fan["score"] > thresholds["00"]).astype(int) == fan["decision"]).all()
+    fig = viz.score_histogram_figure(fan, thresholds)
+    assert [shape.x0 for shape in fig.layout.shapes] == [thresholds["00"]] * 2  # per domain
+    assert results.section_thresholds(fan.drop(columns="threshold")) == {}
+
+
+def test_loss_curve_from_per_epoch_and_per_batch_messages():
+    per_epoch = [{"step": e, "total": 3, "message": f"epoch {e}/3: train loss {1 / e:.4f}"}
+                 for e in (1, 2, 3)]
+    assert results.loss_curve(per_epoch)["epoch"].tolist() == [1.0, 2.0, 3.0]
+    per_batch = [{"message": f"training: epoch {e}/2 loss {x}"} for e in (1, 2) for x in (3, 2)]
+    curve = results.loss_curve([{"message": "loading audio"}, *per_batch])
+    assert curve["epoch"].tolist() == [0.5, 1.0, 1.5, 2.0]
+    assert curve["loss"].tolist() == [3.0, 2.0, 3.0, 2.0]
+    assert results.loss_curve([{"message": "features"}]).empty
+    assert results.progress_state([]) == (0.0, "waiting for the worker to start")
+    assert results.progress_state([{"step": 5, "total": 10, "message": "m"}]) == (0.5, "m")
+
+
+def test_run_comparison_lines_up_sections_and_differences():
+    first = {"table": [{"machine": "fan", "section": "00", "AUC_source": 0.8, "AUC_target": 0.6,
+                        "pAUC": 0.5}]}
+    second = {"table": [{"machine": "fan", "section": "00", "AUC_source": 0.9,
+                         "AUC_target": 0.5, "pAUC": 0.5},
+                        {"machine": "valve", "section": "00", "AUC_source": 0.7,
+                         "AUC_target": 0.7, "pAUC": 0.6}]}
+    table = results.compare_runs(first, second, ("a", "b"))
+    assert table.columns[:5].tolist() == ["machine", "section", "AUC_source (a)",
+                                          "AUC_source (b)", "AUC_source diff"]
+    assert table.loc[0, "AUC_source diff"] == pytest.approx(0.1)
+    assert table.loc[0, "AUC_target diff"] == pytest.approx(-0.1)
+    assert np.isnan(table.loc[1, "AUC_source (a)"])  # a section only the second run has
+
+
+def test_embedding_map_points_carry_clip_ids():
+    points = pd.DataFrame({"x": [0.0, 1.0], "y": [1.0, 0.0], "clip_id": ["a", "b"],
+                           "file": ["fa", "fb"], "domain": ["source", "target"],
+                           "label": ["normal", "anomaly"]})
+    fig = viz.embedding_map_figure(points, "label")
+    assert sorted(c[0] for trace in fig.data for c in trace.customdata) == ["a", "b"]
+
+
+def test_pca_map_is_cached_on_disk_and_deterministic():
+    vectors = np.random.default_rng(0).normal(size=(40, 16))
+    assert not projection.is_cached(vectors, "pca")
+    points = projection.project(vectors, "pca")
+    assert points.shape == (40, 2)
+    assert projection.is_cached(vectors, "pca")
+    assert np.array_equal(projection.project(vectors, "pca"), points)
+    with pytest.raises(ASDError, match="at least three"):
+        projection.project(vectors[:2], "pca")
