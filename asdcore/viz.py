@@ -115,11 +115,21 @@ def score_histogram_figure(scores: pd.DataFrame, thresholds: dict[str, float] | 
                        opacity=0.65, nbins=40, category_orders={"domain": domains},
                        color_discrete_map=LABEL_COLOURS, title=title or None)
     fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
+    low, high = scores["score"].min(), scores["score"].max()
+    reach = (high - low) or abs(high) or 1.0
+    off_chart = []
     for section, threshold in (thresholds or {}).items():
+        if not low - reach <= threshold <= high + reach:  # would squash the bars to one edge
+            off_chart.append(f"threshold s{section} = {threshold:.4g}")
+            continue
         for column in range(1, len(domains) + 1):
             fig.add_vline(x=threshold, line_dash="dash", line_color="black", row=1, col=column,
                           annotation_text=f"threshold s{section}", annotation_font_size=10)
-    fig.update_layout(margin=dict(t=50 if title else 30, b=10), height=320,
+    if off_chart:
+        fig.add_annotation(text=", ".join(off_chart) + " (far outside the scores)",
+                           xref="paper", yref="paper", x=1.0, y=-0.38, showarrow=False,
+                           font=dict(size=10))
+    fig.update_layout(margin=dict(t=50 if title else 30, b=70 if off_chart else 10), height=320,
                       yaxis_title="clips")
     return fig
 

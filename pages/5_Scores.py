@@ -74,7 +74,8 @@ def metrics_section(result: dict) -> None:
                      column_config=METRIC_FORMAT)
 
 
-def machine_plots(scores: pd.DataFrame) -> None:
+def machine_plots(scores: pd.DataFrame) -> pd.DataFrame:
+    """Histograms and ROC of the chosen machine; returns its scores."""
     machine = st.selectbox("Machine type", sorted(scores["machine"].unique()))
     of_machine = scores[scores["machine"] == machine]
     left, right = st.columns([3, 2])
@@ -83,6 +84,7 @@ def machine_plots(scores: pd.DataFrame) -> None:
                       width="stretch")
     right.plotly_chart(viz.roc_figure(of_machine, title="ROC (domain normals vs all anomalies)"),
                        width="stretch")
+    return of_machine
 
 
 def comparison(run: runs.Run, backend: str, rows: list[dict]) -> None:
@@ -109,8 +111,8 @@ def comparison(run: runs.Run, backend: str, rows: list[dict]) -> None:
 
 def clip_table(scores: pd.DataFrame) -> None:
     ranked = scores.sort_values("score", ascending=False, ignore_index=True)
-    event = st.dataframe(ranked[["file", "machine", "section", "domain", "label", "score",
-                                 "decision"]], hide_index=True, width="stretch", height=300,
+    event = st.dataframe(ranked[["file", "section", "domain", "label", "score", "decision"]],
+                         hide_index=True, width="stretch", height=300,
                          on_select="rerun", selection_mode="single-row", key="score_table")
     chosen = event.selection.rows if event else []
     if chosen:
@@ -152,11 +154,11 @@ result = result_of(run, backend)
 
 metrics_section(result)
 st.subheader("Scores per machine")
-machine_plots(scores)
+machine_scores = machine_plots(scores)
+st.subheader(f"{machine_scores['machine'].iloc[0]} clips by score")
+st.caption("Sort by any column; select a row to listen to the clip and see its spectrogram.")
+clip_table(machine_scores)
 st.subheader("Compare two runs")
 comparison(run, backend, rows)
-st.subheader("Clips by score")
-st.caption("Sort by any column; select a row to listen to the clip and see its spectrogram.")
-clip_table(scores)
 st.subheader("Export")
 downloads(run, backend)

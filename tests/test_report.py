@@ -63,9 +63,15 @@ def test_thresholds_are_kept_per_section_and_drawn(scored_run):
     thresholds = results.section_thresholds(fan)
     assert list(thresholds) == ["00"]
     assert ((fan["score"] > thresholds["00"]).astype(int) == fan["decision"]).all()
-    fig = viz.score_histogram_figure(fan, thresholds)
-    assert [shape.x0 for shape in fig.layout.shapes] == [thresholds["00"]] * 2  # per domain
     assert results.section_thresholds(fan.drop(columns="threshold")) == {}
+
+
+def test_histogram_draws_thresholds_near_the_scores_and_names_far_ones():
+    scores = pd.DataFrame({"score": [0.1, 0.2, 0.3, 0.4], "label": ["normal", "anomaly"] * 2,
+                           "domain": ["source"] * 2 + ["target"] * 2, "section": ["00"] * 4})
+    fig = viz.score_histogram_figure(scores, {"00": 0.25, "01": 50.0})
+    assert [shape.x0 for shape in fig.layout.shapes] == [0.25, 0.25]  # one line per domain
+    assert any("threshold s01 = 50" in a.text for a in fig.layout.annotations)
 
 
 def test_loss_curve_from_per_epoch_and_per_batch_messages():
