@@ -15,7 +15,6 @@ import math
 import os
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 from asdcore.atomic import write_json
 from asdcore.audio import SAMPLE_RATE
@@ -89,7 +88,7 @@ class BandStore:
     @contextlib.contextmanager
     def _locked(self) -> Iterator[dict[str, Band]]:
         """The current bands, read under the file's lock, held until the block ends."""
-        Path(self.path.parent).mkdir(parents=True, exist_ok=True)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path.parent / ".bands.lock", "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             yield self.bands()

@@ -1,0 +1,274 @@
+"""Spectra: listen to a machine's clips, see them as the model does (log-mel), compare their
+spectra, and pick a frequency band whose envelope spectrum shows a characteristic frequency.
+
+Bands are picked with the slider, by drawing a box on the spectra, or from the kurtogram, and
+can be saved by name for envelope labelling on the Pseudo-labels page.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+import ui
+from asdcore import audio, dsp, features, viz
+from asdcore.errors import ASDError
+from asdcore.labels import suggest_band
+from asdcore.labels.bands import BandStore, check_band
+from asdcore.plot_events import band_from_selection
+
+st.set_page_config(page_title="Spectra - ASD workbench", layout="wide")
+st.title("Spectra")
+
+SR = audio.SAMPLE_RATE
+NYQUIST = SR / 2
+LOGMEL = features.LogMelConfig()  # the seed model's front end
+DEFAULT_BAND = (1000.0, 3000.0)
+BAND_KEY, CHART_KEY = "spectra_band", "spectra_chart"
+N_HARMONICS = 5
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def welch(path: str) -> tuple[np.ndarray, np.ndarray]:
+    return dsp.welch_spectrum(ui.load_audio(path), SR)
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def envelope_analysis(path: str, band: tuple[float, float], fmin: float, fmax: float) -> dict:
+    """Envelope spectrum of ``band`` and its characteristic frequency in [fmin, fmax]."""
+    spectrum, freqs = dsp.envelope_spectrum(ui.load_audio(path), SR, band,
+                                            fmax=N_HARMONICS * fmax + 1.0)
+    f0, salience = dsp.characteristic_frequency(spectrum, freqs, fmin, fmax, N_HARMONICS)
+    return {"spectrum": spectrum, "freqs": freqs, "f0": f0, "salience": salience}
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def kurtogram(path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return dsp.kurtogram(ui.load_audio(path), SR)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def kurtogram_band(paths: tuple[str, ...]) -> tuple[float, float]:
+    bar = ui.StreamlitProgress("Kurtograms of the selected clips")
+    band = suggest_band(list(paths), progress=bar)
+    bar.clear()
+    return band
+
+
+def default_clips(clips: pd.DataFrame, count: int = 4) -> list[str]:
+    """One clip of each domain / label group (normal and anomalous, source and target) first."""
+    firsts = clips.groupby(viz.clip_groups(clips), sort=False).head(1)["clip_id"].tolist()
+    rest = [c for c in clips["clip_id"] if c not in firsts]
+    return (firsts + rest)[:count]
+
+
+def choose_clips(clips: pd.DataFrame, machine: str) -> pd.DataFrame:
+    """Filters in the sidebar, the clip picker on the page; the chosen clips' rows."""
+    with st.sidebar:
+        st.header("Clips")
+        splits = st.multiselect("Split", sorted(clips["split"].unique()), default=[],
+                                placeholder="all splits")
+        domains = st.multiselect("Domain", sorted(clips["domain"].unique()), placeholder="all")
+        labels = st.multiselect("Label", sorted(clips["label"].unique()), placeholder="all")
+        attributes = st.multiselect("Attributes", sorted(clips["attributes"].unique()),
+                                    placeholder="all")
+        shown = clips
+        for column, chosen in (("split", splits), ("domain", domains), ("label", labels),
+                               ("attributes", attributes)):
+            if chosen:
+                shown = shown[shown[column].isin(chosen)]
+        key = f"spectra_clips_{machine}"
+        options = shown["clip_id"].tolist()
+        if key in st.session_state:  # filters changed: keep only clips still offered
+            st.session_state[key] = [c for c in st.session_state[key] if c in set(options)]
+        else:
+            st.session_state[key] = default_clips(shown)
+    names = dict(zip(clips["clip_id"], clips["file"].map(lambda f: Path(f).stem)))
+    chosen_ids = st.multiselect(f"Clips ({len(options)} match the filters in the sidebar)",
+                                options, key=key, format_func=names.get)
+    return clips.set_index("clip_id").loc[chosen_ids].reset_index()
+
+
+def clip_view(clip: pd.Series) -> None:
+    """Playback, waveform and the model's log-mel of one clip."""
+    y = ui.load_audio(clip["path"])
+    st.caption(f"{clip['file']} · {clip['split']} · {clip['domain']} · {clip['label']} · "
+               f"attributes {clip['attributes']} · {len(y) / SR:.2f} s")
+    st.audio(y, sample_rate=SR)
+    left, right = st.columns(2)
+    left.markdown("**Waveform**")
+    left.plotly_chart(viz.waveform_figure(y, SR), width="stretch")
+    right.markdown(f"**Log-mel as the model sees it** ({LOGMEL.n_mels} bands, "
+                   f"{LOGMEL.fmin:g}-{LOGMEL.fmax:g} Hz, clip repeated or cut to {LOGMEL.seconds:g} s)")
+    right.plotly_chart(viz.logmel_figure(ui.model_logmel(clip["path"]), LOGMEL.seconds), width="stretch")
+
+
+def spectra(chosen: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Welch spectra of the chosen clips that can be read (the others reported)."""
+    rows, readable = [], []
+    for i, clip in chosen.iterrows():
+        try:
+            psd, freqs = welch(clip["path"])
+        except ASDError as err:
+            st.error(str(err))
+            continue
+        rows.append(psd)
+        readable.append(i)
+    if not rows:
+        return chosen.iloc[:0], np.empty((0, 0)), np.empty(0)
+    return chosen.loc[readable].reset_index(drop=True), np.array(rows), freqs
+
+
+def apply_pending_band(chosen: pd.DataFrame) -> None:
+    """Move the band slider to a box drawn on the spectra or to the kurtogram's suggestion
+    (before the slider exists: a widget's value can only be set then)."""
+    box = band_from_selection(st.session_state.get(CHART_KEY), NYQUIST)
+    if box is not None and box != st.session_state.get("spectra_applied_box"):
+        st.session_state["spectra_applied_box"] = box
+        st.session_state[BAND_KEY] = (round(box[0]), round(box[1]))
+    if st.session_state.get("spectra_suggest"):  # the button, drawn below, was clicked
+        try:
+            low, high = kurtogram_band(tuple(chosen["path"]))
+            st.session_state[BAND_KEY] = (round(low), round(high))
+        except ASDError as err:
+            st.error(str(err))
+
+
+def use_saved_band(bands: dict[str, tuple[float, float]]) -> None:
+    name = st.session_state.get("spectra_saved_name")
+    if name in bands:
+        try:
+            st.session_state[BAND_KEY] = check_band(bands[name], SR)
+        except ASDError as err:
+            st.session_state["spectra_band_error"] = str(err)
+
+
+def band_controls(store: BandStore | None, bands: dict[str, tuple[float, float]]) -> tuple[float, float]:
+    """The band slider, the kurtogram button and the saved bands; returns the band."""
+    slider_col, suggest_col = st.columns([4, 1])
+    suggest_col.button("Suggest a band", key="spectra_suggest", width="stretch",
+                       help="The most impulsive band of the selected clips (mean kurtogram).")
+    band = slider_col.slider("Band (Hz): drag the ends, or draw a box on the spectra above",
+                             0.0, NYQUIST, step=1.0, format="%.0f", key=BAND_KEY)
+    if "spectra_band_error" in st.session_state:
+        st.error(st.session_state.pop("spectra_band_error"))
+    if store is None:
+        return band
+    with st.expander(f"Saved bands of this machine ({len(bands)})", expanded=bool(bands)):
+        if bands:
+            pick, use, delete = st.columns([3, 1, 1], vertical_alignment="bottom")
+            pick.selectbox("Saved band", list(bands), key="spectra_saved_name",
+                           format_func=lambda n: f"{n}: {bands[n][0]:g}-{bands[n][1]:g} Hz")
+            use.button("Use", on_click=use_saved_band, args=(bands,), width="stretch")
+            if delete.button("Delete", width="stretch"):
+                store.delete(st.session_state["spectra_saved_name"])
+                st.rerun()
+        name_col, save_col = st.columns([4, 1], vertical_alignment="bottom")
+        name = name_col.text_input("Name for the current band", key="spectra_band_name",
+                                   placeholder="e.g. impacts")
+        if save_col.button("Save band", width="stretch"):
+            try:
+                store.save(name, band)
+                st.success(f"Saved {name.strip()}: {band[0]:g}-{band[1]:g} Hz. The Pseudo-labels "
+                           "page offers it for envelope labelling.")
+            except ASDError as err:
+                st.error(str(err))
+    return band
+
+
+def band_analysis(focus: pd.Series, shown: pd.DataFrame, spectra_db: np.ndarray,
+                  freqs: np.ndarray, band: tuple[float, float]) -> None:
+    """Envelope spectrum of the inspected clip, band metrics of every clip, band playback."""
+    with st.expander("Characteristic frequency search range"):
+        low_col, high_col = st.columns(2)
+        fmin = low_col.number_input("Lowest (Hz)", 1.0, 500.0, 5.0, key="spectra_fmin")
+        fmax = high_col.number_input("Highest (Hz)", 2.0, 1000.0, 250.0, key="spectra_fmax")
+    if fmin >= fmax:
+        st.error("The lowest characteristic frequency must be below the highest.")
+        return
+    rows = []
+    for (_, clip), psd in zip(shown.iterrows(), spectra_db):
+        found = envelope_analysis(clip["path"], band, fmin, fmax)
+        rows.append({"clip": Path(clip["file"]).name, "domain": clip["domain"],
+                     "label": clip["label"], **dsp.band_metrics(psd, freqs, band),
+                     "characteristic_freq": found["f0"], "salience": found["salience"]})
+    focused = envelope_analysis(focus["path"], band, fmin, fmax)
+    f0 = focused["f0"] if focused["salience"] > 0 else 0.0
+    st.markdown(f"**Envelope spectrum of {Path(focus['file']).name}** in {band[0]:g}-{band[1]:g} Hz")
+    cols = st.columns(3)
+    cols[0].metric("Characteristic frequency", f"{f0:.2f} Hz" if f0 else "none found")
+    cols[1].metric("Harmonic salience", f"{focused['salience']:.3g}")
+    cols[2].metric("Band width", f"{band[1] - band[0]:g} Hz")
+    st.plotly_chart(viz.envelope_spectrum_figure(
+        focused["freqs"], focused["spectrum"],
+        dsp.harmonic_markers(f0, float(focused["freqs"][-1]), count=2 * N_HARMONICS),
+        f"harmonics of {f0:.2f} Hz"), width="stretch")
+    st.markdown("**Band metrics** (from the Welch spectra and envelope spectra)")
+    st.dataframe(pd.DataFrame(rows).round(3), hide_index=True, width="stretch",
+                 column_config={"peak_freq": "peak (Hz)", "peak_level": "peak (dB)",
+                                "band_power": "band power (dB)", "mean_level": "mean (dB)",
+                                "characteristic_freq": "char. freq (Hz)"})
+    with st.expander("Kurtogram of the inspected clip (where it is impulsive; the band outlined)"):
+        st.plotly_chart(viz.kurtogram_figure(*kurtogram(focus["path"]), band=band), width="stretch")
+    st.markdown("**The inspected clip, band-limited**")
+    st.audio(dsp.bandpass(ui.load_audio(focus["path"]), SR, *band).astype(np.float32),
+             sample_rate=SR)
+
+
+def page() -> None:
+    ds = ui.current_dataset()
+    if ds is None:
+        return
+    if not ds.usable:
+        st.error("This dataset holds no readable clips; see the problems on the home page.")
+        return
+    machines = sorted(ds.clips["machine"].unique())
+    machine = st.sidebar.selectbox("Machine", machines, key="spectra_machine")
+    clips = ds.clips[ds.clips["machine"] == machine].reset_index(drop=True)
+    chosen = choose_clips(clips, machine)
+    if chosen.empty:
+        st.info("Pick one or more clips in the sidebar (filter them by split, domain, label or "
+                "attributes) to listen to them and compare their spectra.")
+        return
+    try:
+        store = BandStore.open(ds.root, machine)
+        bands = store.bands()
+    except ASDError as err:  # saving bands needs one folder per machine; the rest still works
+        st.warning(str(err))
+        store, bands = None, {}
+
+    focus_id = st.selectbox("Clip to inspect", chosen["clip_id"],
+                            format_func=dict(zip(chosen["clip_id"], chosen["file"])).get)
+    focus = chosen[chosen["clip_id"] == focus_id].iloc[0]
+    try:
+        clip_view(focus)
+    except ASDError as err:
+        st.error(str(err))
+
+    st.subheader("Spectra")
+    shown, spectra_db, freqs = spectra(chosen)
+    if shown.empty:
+        st.info("None of the chosen clips can be read; pick others.")
+        return
+    st.session_state.setdefault(BAND_KEY, DEFAULT_BAND)
+    apply_pending_band(shown)
+    st.plotly_chart(viz.spectra_figure(freqs, spectra_db, shown, st.session_state[BAND_KEY]),
+                    width="stretch",
+                    key=CHART_KEY, on_select="rerun", selection_mode="box")
+    band = band_controls(store, bands)
+    try:
+        band = check_band(band, SR)
+    except ASDError as err:
+        st.error(str(err))
+        return
+    if focus_id not in set(shown["clip_id"]):
+        st.info("The inspected clip cannot be read; choose another to see its envelope spectrum.")
+        return
+    st.subheader("Envelope spectrum of the band")
+    band_analysis(shown[shown["clip_id"] == focus_id].iloc[0], shown, spectra_db, freqs, band)
+
+
+page()

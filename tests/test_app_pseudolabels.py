@@ -1,0 +1,117 @@
+"""AppTest of the Pseudo-labels page on the tiny demo: clustering saved to the store, a map
+selection relabelled, merge, split, table edits, undo, envelope labelling with a saved band."""
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from asdcore import dataset, workspace
+from asdcore.labels import LabelStore
+from asdcore.labels.bands import BandStore
+
+PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "2_Pseudo-labels.py")
+
+
+@pytest.fixture
+def isolated(tmp_path, monkeypatch, tiny_data):
+    monkeypatch.setenv("ASD_WORKSPACE_DIR", str(tmp_path / "workspace"))
+    monkeypatch.setenv("ASD_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("ASD_DEMO_PRESET", "tiny")
+    workspace.choose_dataset(tiny_data)
+    return tmp_path
+
+
+def _click(at, label):
+    next(b for b in at.button if b.label.startswith(label)).click().run()
+    assert not at.exception
+    return at
+
+
+def _train_clips(tiny_data, machine):
+    clips = dataset.scan(tiny_data).clips
+    return clips[(clips["machine"] == machine) & (clips["split"] == "train")]
+
+
+def _select(at, machine, clip_ids):
+    at.session_state[f"pl_map_chart_{machine}"] = {"selection": {
+        "points": [{"customdata": [cid]} for cid in clip_ids], "point_indices": [],
+        "box": [], "lasso": []}}
+    return at.run()
+
+
+def test_cluster_save_relabel_a_selection_and_undo(isolated, tiny_data):
+    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    assert not at.exception
+    assert at.sidebar.selectbox(key="pl_machine").value == "ToyTrain"  # first without attributes
+    assert any("No labels yet" in i.value for i in at.info)
+
+    _click(at, "Run clustering")
+    _click(at, "Save these labels")
+    store = LabelStore.open(tiny_data, "ToyTrain")
+    clips = _train_clips(tiny_data, "ToyTrain")
+    clustered = store.labels()
+    assert set(clustered) == set(clips["file"])
+    assert store.history()[-1]["source"] == "cluster"
+    assert any(m.label == "ARI against true attributes" for m in at.metric)
+
+    chosen = clips.iloc[:3]
+    _select(at, "ToyTrain", chosen["clip_id"].tolist())
+    assert any("3 clip(s) selected" in m.value for m in at.markdown)
+    at.selectbox(key="pl_relabel_to").set_value("a new label...").run()
+    at.text_input(key="pl_new_label").input("fast").run()
+    _click(at, "Relabel 3 clip(s)")
+    labels = store.labels()
+    assert {labels[f] for f in chosen["file"]} == {"fast"}
+    assert store.history()[-1]["source"] == "manual"
+
+    _click(at, "Undo the last change")
+    assert store.labels() == clustered
+
+
+def test_merge_split_and_table_edits_go_to_the_store(isolated, tiny_data):
+    store = LabelStore.open(tiny_data, "ToyTrain")
+    files = _train_clips(tiny_data, "ToyTrain")["file"].tolist()
+    store.apply({f: ("a" if i < 6 else "b") for i, f in enumerate(files)}, "cluster")
+    at = AppTest.from_file(PAGE, default_timeout=120).run()
+
+    at.multiselect(key="pl_merge").set_value(["a", "b"]).run()
+    at.text_input(key="pl_merge_into").input("all").run()
+    _click(at, "Merge")
+    assert set(store.labels().values()) == {"all"}
+
+    at.selectbox(key="pl_split").set_value("all").run()
+    _click(at, "Split")
+    assert set(store.labels().values()) == {"all-1", "all-2"}
+
+    editor_key = f"pl_editor_ToyTrain_{store.state()['version']}"  # the table of this version
+    at.session_state[editor_key] = {"edited_rows": {0: {"label": "all-2"}, 1: {"label": None}},
+                                    "added_rows": [], "deleted_rows": []}
+    at.run()
+    _click(at, "Apply table edits")
+    labels = store.labels()
+    assert labels[files[0]] == "all-2" and files[1] not in labels
+    assert store.history()[-1]["note"] == "edited in the label table"
+
+
+def test_envelope_labelling_offers_the_saved_bands(isolated, tiny_data):
+    BandStore.open(tiny_data, "bearing").save("impacts", (2000, 6000))
+    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    at.sidebar.selectbox(key="pl_machine").set_value("bearing").run()
+    at.radio(key="pl_how").set_value("Envelope (characteristic frequency)").run()
+    assert at.selectbox(key="pl_band").options == ["kurtogram suggestion", "impacts: 2000-6000 Hz"]
+    at.selectbox(key="pl_band").set_value("impacts").run()
+    _click(at, "Run envelope labelling")
+    _click(at, "Save these labels")
+    store = LabelStore.open(tiny_data, "bearing")
+    last = store.history()[-1]
+    assert last["source"] == "envelope" and last["params"]["band"] == [2000.0, 6000.0]
+    assert all("frequency_hz" in e["extra"] for e in store.entries().values())
+    assert all(label.startswith("cf") for label in store.labels().values())
+
+
+def test_every_machine_with_attributes_is_said_not_raised(isolated, tiny_data):
+    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    at.sidebar.selectbox(key="pl_machine").set_value("fan").run()
+    assert not at.exception
+    assert at.sidebar.selectbox(key="pl_machine").value == "fan"
