@@ -22,8 +22,9 @@ st.set_page_config(page_title="Embeddings - ASD workbench", layout="wide")
 st.title("Embeddings")
 ui.warm_umap_in_background()
 
-COLOURS = {"domain": "domain", "attribute": "attribute", "pseudo-label": "pseudo-label",
-           "split": "split", "normal/anomaly": "label"}
+# Panels already split the domains, so anomaly labels colour the points by default.
+COLOURS = {"normal/anomaly": "label", "attribute": "attribute", "pseudo-label": "pseudo-label",
+           "split": "split", "domain": "domain"}
 METHODS = {"UMAP": "umap", "PCA": "pca"}
 
 
