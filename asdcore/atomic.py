@@ -13,6 +13,15 @@ import tempfile
 from pathlib import Path
 
 
+def _default_file_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+_DEFAULT_FILE_MODE = _default_file_mode()
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike):
     """Yield a temporary path in the target's folder; on success rename it onto ``path``.
@@ -25,6 +34,7 @@ def atomic_path(path: str | os.PathLike):
     fd, tmp = tempfile.mkstemp(prefix=f".tmp-{target.stem}-", suffix=target.suffix,
                                dir=target.parent)
     os.close(fd)
+    os.chmod(tmp, _DEFAULT_FILE_MODE)  # mkstemp makes it private; targets are ordinary files
     try:
         yield Path(tmp)
         with open(tmp, "rb+") as fh:

@@ -27,3 +27,14 @@ def test_temp_file_keeps_suffix_for_format_detection(tmp_path):
         assert tmp.suffix == ".wav"
         tmp.write_bytes(b"x")
     assert (tmp_path / "a.wav").read_bytes() == b"x"
+
+
+def test_written_files_get_ordinary_permissions_not_private_ones(tmp_path):
+    import os
+    import stat
+
+    umask = os.umask(0o022)
+    os.umask(umask)
+    target = tmp_path / "report.html"
+    atomic.write_text(target, "<html></html>")
+    assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~umask
