@@ -32,6 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
 from asdcore import pipeline, runs  # noqa: E402
 from bench import results  # noqa: E402
@@ -103,10 +104,13 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=None, help="seed model epochs "
                         "(default: the model's own, 10)")
     parser.add_argument("--threads", type=int, default=1,
-                        help="torch CPU threads of the seed model's training (0: torch's choice)")
+                        help="torch CPU threads for training (0: torch's choice); 1 avoids "
+                        "oversubscription on a shared machine")
     parser.add_argument("--part", choices=["main", "ablations", "all"], default="all")
     args = parser.parse_args()
     os.environ.setdefault("ASD_WORKSPACE_DIR", tempfile.mkdtemp(prefix="asd-bench-seed-"))
+    if args.threads > 0:  # the AE trains in this process: no oversubscribed OpenMP threads
+        torch.set_num_threads(args.threads)
     base_config = {"num_threads": args.threads}
     if args.epochs is not None:
         base_config["epochs"] = args.epochs
