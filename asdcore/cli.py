@@ -103,6 +103,7 @@ def _recording(run, bar):
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from asdcore import dataset, pipeline, runs, train
+    from asdcore.labels import read_label_csv
 
     # Under torchrun every rank runs this command; rank 0 alone creates and writes the run.
     dist = train.init_distributed(args.device)
@@ -117,7 +118,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
                 model_config=_model_settings(args),
                 labels=[str(Path(p).resolve()) for p in args.labels or []])
             pipeline.model_for(config)  # validate the settings before a run is created
-            pipeline.read_labels(config.labels)
+            for path in config.labels:  # fail on a bad label file before a run is created
+                read_label_csv(path)
             if dist.is_main:
                 runs.create_run(args.run, config, overwrite=args.overwrite)
             dist.barrier()

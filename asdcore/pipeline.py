@@ -109,27 +109,24 @@ def _train_jointly(run: Run, config: TrainConfig, ds: dataset.Dataset, machines:
     clips = ds.clips[ds.clips["machine"].isin(machines)]
     model = model_for(config)
     model.fit_clips(clips[clips["split"] == "train"], clips[clips["split"] == "supplemental"],
-                    pseudo_labels=read_labels(config.labels), progress=progress, cancel=cancel,
-                    checkpoint=run.path / "checkpoint.pt")
+                    pseudo_labels=training_labels(config, machines), progress=progress,
+                    cancel=cancel, checkpoint=run.path / "checkpoint.pt")
     if current_distributed().is_main:
         model.save(run.weights_dir / JOINT_WEIGHTS)
     report(progress, 1, 1, "training done")
 
 
-def read_labels(paths: list[str]) -> dict[str, str]:
-    """``{file: label}`` from label CSVs (header ``file,label``, DESIGN.md); later files win.
+def training_labels(config: TrainConfig, machines: list[str]) -> dict[str, str]:
+    """``{file: label}`` pseudo-attributes for training: the label store's labels of each
+    machine (`asdcore.labels`), overridden by the run's label CSVs (``--labels``, later files
+    win). Used only where a clip's attributes are hidden."""
+    from asdcore.labels import labels_for_training, read_label_csv
 
-    Reads the documented two-column format directly; `asdcore.labels` owns writing them.
-    """
     labels: dict[str, str] = {}
-    for path in paths:
-        try:
-            table = pd.read_csv(path, dtype=str, keep_default_na=False)
-        except (OSError, pd.errors.ParserError, UnicodeDecodeError) as err:
-            raise ASDError(f"Cannot read the label file {path}: {err}.") from err
-        if not {"file", "label"} <= set(table.columns):
-            raise ASDError(f"The label file {path} needs the columns file,label.")
-        labels.update(zip(table["file"], table["label"]))
+    for machine in machines:
+        labels.update(labels_for_training(config.data, machine) or {})
+    for path in config.labels:
+        labels.update(read_label_csv(path))
     return labels
 
 

@@ -161,3 +161,20 @@ def test_torchrun_two_processes_gloo(tiny_data, tmp_path):
         "checkpoint.pt", "config.json", "progress.jsonl", "status.json", "weights"]
     scored = pipeline.score_run(run, backend="knn-dg")
     assert scored["official_score"] is not None
+
+
+def test_training_labels_come_from_the_store_and_csvs_override(tiny_data, tmp_path):
+    import shutil
+
+    from asdcore.labels import LabelStore
+
+    data = tmp_path / "data"
+    shutil.copytree(tiny_data / "dev_data" / "raw" / "slider", data / "slider")
+    files = sorted(f"slider/train/{p.name}" for p in (data / "slider" / "train").glob("*.wav"))
+    LabelStore.open(data, "slider").apply({f: "stored" for f in files}, source="manual")
+    csv = tmp_path / "labels.csv"
+    csv.write_text(f"file,label\n{files[0]},fromcsv\n")
+    config = pipeline.TrainConfig(data=str(data), model="seresnet18", labels=[str(csv)])
+    labels = pipeline.training_labels(config, ["slider"])
+    assert labels[files[0]] == "fromcsv"
+    assert all(labels[f] == "stored" for f in files[1:])
