@@ -184,6 +184,8 @@ def train(model: nn.Module, data: TrainingData, config, progress: ProgressFn | N
     """
     dist = current_distributed()
     device = resolve_device(config.device)
+    if device.type == "cuda" and device.index is None:  # the GPU `init_distributed` chose
+        device = torch.device("cuda", torch.cuda.current_device())
     checkpoint = Path(checkpoint) if checkpoint is not None else None
     with _torch_threads(config.num_threads):
         model.to(device)

@@ -57,8 +57,11 @@ class AdaCosHead(nn.Module):
         self.register_buffer("scale", torch.tensor(fixed_scale(n_classes * subclusters)))
 
     def cosines(self, embeddings: torch.Tensor) -> torch.Tensor:
-        """[B, C*K] cosines, class-major (class c owns columns c*K .. c*K+K-1)."""
-        return F.linear(F.normalize(embeddings.float(), dim=1), F.normalize(self.centres, dim=1))
+        """[B, C*K] cosines, class-major (class c owns columns c*K .. c*K+K-1), in float32
+        even under bf16 autocast (the scaled cosines feed an exponential)."""
+        with torch.autocast(embeddings.device.type, enabled=False):
+            return F.linear(F.normalize(embeddings.float(), dim=1),
+                            F.normalize(self.centres.float(), dim=1))
 
     def class_log_probs(self, cosines: torch.Tensor) -> torch.Tensor:
         """[B, C] log-probabilities: softmax over all centres, summed over each class's K."""

@@ -205,12 +205,14 @@ class SeedNet(nn.Module):
 
     @torch.no_grad()
     def inputs(self, waves: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        waves = waves.float()
-        spectra = None
-        if self.spectrum is not None:
-            magnitude = torch.fft.rfft(waves).abs()
-            spectra = 20.0 * magnitude.clamp_min(_SPECTRUM_FLOOR).log10()
-        return self.logmel(waves), spectra
+        # Features in float32 under bf16 autocast too: logarithms of small powers need it.
+        with torch.autocast(waves.device.type, enabled=False):
+            waves = waves.float()
+            spectra = None
+            if self.spectrum is not None:
+                magnitude = torch.fft.rfft(waves).abs()
+                spectra = 20.0 * magnitude.clamp_min(_SPECTRUM_FLOOR).log10()
+            return self.logmel(waves), spectra
 
     def branches(self, logmels: torch.Tensor, spectra: torch.Tensor | None) -> list[torch.Tensor]:
         embeddings = [self.spectrogram(logmels)]
