@@ -252,11 +252,12 @@ def queue_run(name: str, config: TrainConfig, overwrite: bool = False,
     inside the run folder and added to the config's labels, so the run keeps the labels it
     was trained with however the store changes later.
     """
-    from asdcore.labels import write_label_csv
+    from asdcore.labels import read_label_csv, write_label_csv
 
     # Invalid settings or unreadable label files: a clear error before a run exists.
     model_for(config)
-    read_labels(config.labels)
+    for path in config.labels:
+        read_label_csv(path)
     label_paths = {machine: runs.run_path(name) / "labels" / f"{machine}.csv"
                    for machine in sorted(label_sets or {})}
     config = dataclasses.replace(config, labels=[*config.labels, *map(str, label_paths.values())])
