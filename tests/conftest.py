@@ -42,3 +42,21 @@ def real_samples() -> Path:
     if not REAL_SAMPLES.is_dir():
         pytest.skip("../shared/real-samples is not present")
     return REAL_SAMPLES
+
+
+@pytest.fixture
+def fresh_app(tmp_path, monkeypatch):
+    """An app test's own empty workspace and cache; the demo is the tiny preset."""
+    monkeypatch.setenv("ASD_WORKSPACE_DIR", str(tmp_path / "workspace"))
+    monkeypatch.setenv("ASD_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("ASD_DEMO_PRESET", "tiny")
+    return tmp_path
+
+
+@pytest.fixture
+def isolated(fresh_app, tiny_data):
+    """`fresh_app` pointed at the tiny dataset."""
+    from asdcore import workspace
+
+    workspace.choose_dataset(tiny_data)
+    return fresh_app

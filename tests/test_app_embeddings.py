@@ -6,18 +6,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from asdcore import dataset, pipeline, projection, results, workspace
+from asdcore import dataset, pipeline, projection, results
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "4_Embeddings.py")
-
-
-@pytest.fixture
-def isolated(tmp_path, monkeypatch, tiny_data):
-    monkeypatch.setenv("ASD_WORKSPACE_DIR", str(tmp_path / "workspace"))
-    monkeypatch.setenv("ASD_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("ASD_DEMO_PRESET", "tiny")
-    workspace.choose_dataset(tiny_data)
-    return tmp_path
 
 
 @pytest.fixture

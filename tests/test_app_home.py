@@ -2,7 +2,6 @@
 
 from pathlib import Path
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from asdcore import workspace
@@ -10,19 +9,11 @@ from asdcore import workspace
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
 
-@pytest.fixture
-def isolated(tmp_path, monkeypatch):
-    monkeypatch.setenv("ASD_WORKSPACE_DIR", str(tmp_path / "workspace"))
-    monkeypatch.setenv("ASD_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("ASD_DEMO_PRESET", "tiny")
-    return tmp_path
-
-
 def _metric(at, label):
     return next(m.value for m in at.metric if m.label == label)
 
 
-def test_first_start_generates_the_demo_and_shows_the_overview(isolated):
+def test_first_start_generates_the_demo_and_shows_the_overview(fresh_app):
     at = AppTest.from_file(APP, default_timeout=120).run()
     assert not at.exception
     assert _metric(at, "Machine types") == "7"
@@ -30,10 +21,10 @@ def test_first_start_generates_the_demo_and_shows_the_overview(isolated):
     assert any("No problems" in s.value for s in at.success)
 
 
-def test_chosen_folder_with_a_broken_file_lists_the_problem(isolated, tiny_data):
+def test_chosen_folder_with_a_broken_file_lists_the_problem(fresh_app, tiny_data):
     import shutil
 
-    data = isolated / "mine"
+    data = fresh_app / "mine"
     shutil.copytree(tiny_data, data)
     broken = next((data / "dev_data" / "raw" / "fan" / "test").glob("*.wav"))
     broken.write_bytes(b"RIFF garbage")
@@ -44,10 +35,10 @@ def test_chosen_folder_with_a_broken_file_lists_the_problem(isolated, tiny_data)
     assert any("could not be used" in w.value for w in at.warning)
 
 
-def test_a_missing_folder_is_refused_with_a_message(isolated, tiny_data):
+def test_a_missing_folder_is_refused_with_a_message(fresh_app, tiny_data):
     workspace.choose_dataset(tiny_data)
     at = AppTest.from_file(APP, default_timeout=60).run()
-    at.sidebar.text_input[0].input(str(isolated / "nowhere")).run()
+    at.sidebar.text_input[0].input(str(fresh_app / "nowhere")).run()
     next(b for b in at.sidebar.button if b.label == "Use this folder").click().run()
     assert not at.exception
     assert at.sidebar.error, "a missing folder must be answered with an error box"

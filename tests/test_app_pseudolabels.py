@@ -3,23 +3,13 @@ selection relabelled, merge, split, table edits, undo, envelope labelling with a
 
 from pathlib import Path
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
-from asdcore import dataset, workspace
+from asdcore import dataset
 from asdcore.labels import LabelStore
 from asdcore.labels.bands import BandStore
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "2_Pseudo-labels.py")
-
-
-@pytest.fixture
-def isolated(tmp_path, monkeypatch, tiny_data):
-    monkeypatch.setenv("ASD_WORKSPACE_DIR", str(tmp_path / "workspace"))
-    monkeypatch.setenv("ASD_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("ASD_DEMO_PRESET", "tiny")
-    workspace.choose_dataset(tiny_data)
-    return tmp_path
 
 
 def _click(at, label):

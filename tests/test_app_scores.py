@@ -3,21 +3,11 @@ another backend, two runs compared, a selected clip plays, the downloads."""
 
 from pathlib import Path
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
-from asdcore import pipeline, workspace
+from asdcore import pipeline
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "5_Scores.py")
-
-
-@pytest.fixture
-def isolated(tmp_path, monkeypatch, tiny_data):
-    monkeypatch.setenv("ASD_WORKSPACE_DIR", str(tmp_path / "workspace"))
-    monkeypatch.setenv("ASD_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("ASD_DEMO_PRESET", "tiny")
-    workspace.choose_dataset(tiny_data)
-    return tmp_path
 
 
 def _scored(name, data, machines):

@@ -3,7 +3,6 @@ suggestion, saved bands, and an unreadable clip answered with a message."""
 
 from pathlib import Path
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from asdcore import dataset, workspace
@@ -11,15 +10,6 @@ from asdcore.labels import suggest_band
 from asdcore.labels.bands import BandStore
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "1_Spectra.py")
-
-
-@pytest.fixture
-def isolated(tmp_path, monkeypatch, tiny_data):
-    monkeypatch.setenv("ASD_WORKSPACE_DIR", str(tmp_path / "workspace"))
-    monkeypatch.setenv("ASD_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("ASD_DEMO_PRESET", "tiny")
-    workspace.choose_dataset(tiny_data)
-    return tmp_path
 
 
 def _page(machine="bearing"):

@@ -4,21 +4,11 @@ run's log, and the `work` command's worker finishing without any page."""
 import time
 from pathlib import Path
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
-from asdcore import pipeline, runs, workspace
+from asdcore import pipeline, runs
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "3_Training.py")
-
-
-@pytest.fixture
-def isolated(tmp_path, monkeypatch, tiny_data):
-    monkeypatch.setenv("ASD_WORKSPACE_DIR", str(tmp_path / "workspace"))
-    monkeypatch.setenv("ASD_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("ASD_DEMO_PRESET", "tiny")
-    workspace.choose_dataset(tiny_data)
-    return tmp_path
 
 
 def wait_until_finished(run: runs.Run, timeout_s: float = 120.0) -> dict:
