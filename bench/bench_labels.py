@@ -67,10 +67,10 @@ def main(data: str) -> None:
         print(env_rows[-1], flush=True)
 
     summary = "; ".join(f"{m} {a:.3f} ({how})" for m, (a, how) in best.items())
-    body = (f"Demo preset (seed 0), train clips of each attribute-less machine (200 source + 2 "
-            f"target), truth from attributes_correspondence.csv. Reduction: PCA to 8 dimensions; "
-            f"k chosen automatically (BIC for gmm, silhouette for kmeans/ward, at most 8).\n\n"
-            f"Clustering (ARI/NMI against the full hidden attribute string):\n\n" + "\n".join(rows)
+    body = ("Demo preset (seed 0), train clips of each attribute-less machine (200 source + 2 "
+            "target), truth from attributes_correspondence.csv. Reduction: PCA to 8 dimensions; "
+            "k chosen automatically (BIC for gmm, silhouette for kmeans/ward, at most 8).\n\n"
+            "Clustering (ARI/NMI against the full hidden attribute string):\n\n" + "\n".join(rows)
             + f"\n\nBest clustering ARI per machine: {summary}.\n\n"
             "Envelope labels (kurtogram band, harmonic-sum fundamental in 5-250 Hz, BIC-grouped "
             "log frequencies):\n\n" + "\n".join(env_rows))
