@@ -103,7 +103,6 @@ def _recording(run, bar):
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from asdcore import dataset, pipeline, runs, train
-    from asdcore.labels import read_label_csv
 
     # Under torchrun every rank runs this command; rank 0 alone creates and writes the run.
     dist = train.init_distributed(args.device)
@@ -111,17 +110,16 @@ def _cmd_train(args: argparse.Namespace) -> int:
         if args.resume:
             run = runs.open_run(args.run)
         else:
-            dataset.scan(args.data)  # fail on a bad folder before a run is created
+            ds = dataset.scan(args.data)  # fail on a bad folder before a run is created
             config = pipeline.TrainConfig(
                 data=str(Path(args.data).resolve()), model=args.model,
                 machines=args.machine or [], device=args.device,
                 model_config=_model_settings(args),
                 labels=[str(Path(p).resolve()) for p in args.labels or []])
-            pipeline.model_for(config)  # validate the settings before a run is created
-            for path in config.labels:  # fail on a bad label file before a run is created
-                read_label_csv(path)
-            if dist.is_main:
-                runs.create_run(args.run, config, overwrite=args.overwrite)
+            if dist.is_main:  # the store's labels are copied into the run: it stays reproducible
+                machines = config.machines or sorted(ds.clips["machine"].unique())
+                pipeline.queue_run(args.run, config, overwrite=args.overwrite,
+                                   label_sets=pipeline.stored_labels(config.data, machines))
             dist.barrier()
             run = runs.Run(runs.run_path(args.run))
         if not dist.is_main:

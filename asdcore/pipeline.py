@@ -108,25 +108,31 @@ def _train_jointly(run: Run, config: TrainConfig, ds: dataset.Dataset, machines:
     clips = ds.clips[ds.clips["machine"].isin(machines)]
     model = model_for(config)
     model.fit_clips(clips[clips["split"] == "train"], clips[clips["split"] == "supplemental"],
-                    pseudo_labels=training_labels(config, machines), progress=progress,
+                    pseudo_labels=training_labels(config), progress=progress,
                     cancel=cancel, checkpoint=run.path / "checkpoint.pt")
     if current_distributed().is_main:
         model.save(run.weights_dir / JOINT_WEIGHTS)
     report(progress, 1, 1, "training done")
 
 
-def training_labels(config: TrainConfig, machines: list[str]) -> dict[str, str]:
-    """``{file: label}`` pseudo-attributes for training: the label store's labels of each
-    machine (`asdcore.labels`), overridden by the run's label CSVs (``--labels``, later files
-    win). Used only where a clip's attributes are hidden."""
-    from asdcore.labels import labels_for_training, read_label_csv
+def training_labels(config: TrainConfig) -> dict[str, str]:
+    """``{file: label}`` pseudo-attributes for training from the run's label CSVs (later files
+    win; a run started from the label store holds a copy of its labels, see `queue_run`).
+    Used only where a clip's attributes are hidden."""
+    from asdcore.labels import read_label_csv
 
     labels: dict[str, str] = {}
-    for machine in machines:
-        labels.update(labels_for_training(config.data, machine) or {})
     for path in config.labels:
         labels.update(read_label_csv(path))
     return labels
+
+
+def stored_labels(data: str, machines: list[str]) -> dict[str, dict[str, str]]:
+    """The label store's pseudo-labels of ``machines`` (those that have any), for `queue_run`."""
+    from asdcore.labels import labels_for_training
+
+    found = {machine: labels_for_training(data, machine) for machine in machines}
+    return {machine: labels for machine, labels in found.items() if labels}
 
 
 def backends_for(model_name: str) -> tuple[str, ...]:
@@ -260,7 +266,8 @@ def queue_run(name: str, config: TrainConfig, overwrite: bool = False,
         read_label_csv(path)
     label_paths = {machine: runs.run_path(name) / "labels" / f"{machine}.csv"
                    for machine in sorted(label_sets or {})}
-    config = dataclasses.replace(config, labels=[*config.labels, *map(str, label_paths.values())])
+    # The store's copy first: the user's own CSVs (later files win) override it.
+    config = dataclasses.replace(config, labels=[*map(str, label_paths.values()), *config.labels])
     run = runs.create_run(name, config, overwrite=overwrite)
     for machine, path in label_paths.items():
         write_label_csv(path, label_sets[machine])

@@ -14,7 +14,7 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from asdcore import labels, pipeline, runs
+from asdcore import pipeline, runs
 from asdcore.device import device_info
 from asdcore.errors import ASDError
 from asdcore.models import MODELS
@@ -72,14 +72,11 @@ def label_choice(ds, machines: list[str]) -> tuple[list[str], dict[str, dict[str
                       help="Labels from the Pseudo-labels page (the label store) are copied "
                            "into the run folder, so the run keeps the labels it used.")
     if source == "the label store":
-        stored = {}
-        for machine in machines:
-            try:
-                found = labels.labels_for_training(ds.root, machine)
-            except ASDError:
-                found = None
-            if found:
-                stored[machine] = found
+        try:
+            stored = pipeline.stored_labels(str(ds.root), machines)
+        except ASDError as err:
+            st.error(str(err))
+            stored = {}
         if stored:
             st.caption("Stored labels: " + ", ".join(f"{m} ({len(v)} clips)"
                                                      for m, v in stored.items()))

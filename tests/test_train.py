@@ -163,7 +163,7 @@ def test_torchrun_two_processes_gloo(tiny_data, tmp_path):
     assert scored["official_score"] is not None
 
 
-def test_training_labels_come_from_the_store_and_csvs_override(tiny_data, tmp_path):
+def test_training_labels_snapshot_the_store_and_csvs_override(tiny_data, tmp_path):
     import shutil
 
     from asdcore.labels import LabelStore
@@ -171,10 +171,18 @@ def test_training_labels_come_from_the_store_and_csvs_override(tiny_data, tmp_pa
     data = tmp_path / "data"
     shutil.copytree(tiny_data / "dev_data" / "raw" / "slider", data / "slider")
     files = sorted(f"slider/train/{p.name}" for p in (data / "slider" / "train").glob("*.wav"))
-    LabelStore.open(data, "slider").apply({f: "stored" for f in files}, source="manual")
+    store = LabelStore.open(data, "slider")
+    store.apply({f: "stored" for f in files}, source="manual")
     csv = tmp_path / "labels.csv"
     csv.write_text(f"file,label\n{files[0]},fromcsv\n")
     config = pipeline.TrainConfig(data=str(data), model="seresnet18", labels=[str(csv)])
-    labels = pipeline.training_labels(config, ["slider"])
-    assert labels[files[0]] == "fromcsv"
+    run = pipeline.queue_run("labelled", config,
+                             label_sets=pipeline.stored_labels(str(data), ["slider"]))
+    store.apply({files[1]: "edited-later"}, source="manual")  # the run keeps what it started with
+    labels = pipeline.training_labels(pipeline.TrainConfig.from_dict(run.config()))
+    assert labels[files[0]] == "fromcsv"  # the user's CSVs override the store's copy
     assert all(labels[f] == "stored" for f in files[1:])
+    without_store = pipeline.training_labels(config)
+    assert without_store == {files[0]: "fromcsv"}
+
+
