@@ -136,11 +136,13 @@ def stored_labels(data: str, machines: list[str]) -> dict[str, dict[str, str]]:
 
 
 def backends_for(model_name: str) -> tuple[str, ...]:
-    """The score backends a model supports; the first is its default."""
+    """The score backends a model supports; the first is its default (an embedder's
+    ``default_backend`` when it names one, else knn-dg)."""
     cls = get_model_class(model_name)
     if cls.kind == "detector":
         return tuple(cls.score_modes)
-    return ("knn-dg", *[name for name in scoring.SCORERS if name != "knn-dg"])
+    default = getattr(cls, "default_backend", "knn-dg")
+    return (default, *[name for name in scoring.SCORERS if name != default])
 
 
 def score_run(run: Run, backend: str | None = None, data: str | None = None,
