@@ -27,6 +27,13 @@ def _isolated_dirs(tmp_path_factory):
             os.environ[key] = value
 
 
+@pytest.fixture(autouse=True)
+def _fresh_workspace(tmp_path, monkeypatch):
+    """Every test starts with an empty workspace (settings, labels, runs), so no test sees
+    labels or runs another one left; the feature cache stays shared for speed."""
+    monkeypatch.setenv("ASD_WORKSPACE_DIR", str(tmp_path / "workspace"))
+
+
 @pytest.fixture(scope="session")
 def tiny_data(tmp_path_factory) -> Path:
     """The `tiny` synthetic preset, generated once per test session (read-only by convention)."""

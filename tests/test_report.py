@@ -28,8 +28,8 @@ def scored_run(tiny_data):
 
 def test_report_is_one_offline_file_with_figures_metrics_and_config(scored_run, tmp_path):
     out = tmp_path / "report.html"
-    done = subprocess.run([sys.executable, "-m", "asdcore", "report", "report-run", "--out", out],
-                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    done = subprocess.run([sys.executable, "-m", "asdcore", "report", str(scored_run.path),
+                           "--out", out], capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert done.returncode == 0, done.stderr
     page = out.read_text(encoding="utf-8")
     assert not re.search(r"<script[^>]+src=", page), "everything must be inline (offline)"
