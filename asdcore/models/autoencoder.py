@@ -55,6 +55,7 @@ from torch import nn
 
 from asdcore import atomic
 from asdcore.errors import ASDError
+from asdcore.configs import checked_fields
 from asdcore.features import LogMelConfig, resolve_device
 from asdcore.progress import CancelFn, ProgressFn, check_cancel, report
 
@@ -100,11 +101,7 @@ class AEConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> AEConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ASDError(f"Unknown autoencoder settings: {', '.join(unknown)}.")
-        return cls(**data)
+        return cls(**checked_fields(cls, data, "autoencoder"))
 
 
 def feature_config(clip_seconds: float) -> LogMelConfig:

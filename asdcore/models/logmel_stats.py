@@ -13,6 +13,7 @@ import numpy as np
 
 from asdcore import atomic
 from asdcore.errors import ASDError
+from asdcore.configs import checked_fields
 from asdcore.features import LogMelConfig
 
 
@@ -24,11 +25,7 @@ class LogMelStatsConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> LogMelStatsConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ASDError(f"Unknown log-mel statistics settings: {', '.join(unknown)}.")
-        return cls(**data)
+        return cls(**checked_fields(cls, data, "log-mel statistics"))
 
 
 class LogMelStatsEmbedder:

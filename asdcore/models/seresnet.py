@@ -38,6 +38,7 @@ from torch import nn
 
 from asdcore import atomic, augment
 from asdcore.errors import ASDError
+from asdcore.configs import checked_fields
 from asdcore.features import LogMel, LogMelConfig, resolve_device
 from asdcore.models.heads import AdaCosHead
 from asdcore.progress import CancelFn, ProgressFn
@@ -96,11 +97,7 @@ class SEResNetConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> SEResNetConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ASDError(f"Unknown seed model settings: {', '.join(unknown)}.")
-        data = dict(data)
+        data = checked_fields(cls, data, "seed model")
         if "snr_db" in data:  # a JSON list when read back from a run folder
             data["snr_db"] = tuple(float(v) for v in data["snr_db"])
         return cls(**data)
