@@ -17,6 +17,8 @@ a killed generation never leaves a half dataset behind.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -704,10 +706,43 @@ def generate(out: str | os.PathLike, preset: str = "demo", seed: int = 0,
     if not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ASDError(f"The seed must be a non-negative integer, not {seed!r}.")
     spec, seed = PRESETS[preset], int(seed)
-    existing = read_manifest(out)
-    if existing and (existing.get("preset"), existing.get("seed"), existing.get("version")) == (
-            preset, seed, GENERATOR_VERSION):
+    if _is_this_dataset(out, preset, seed):
         return out
+    # Several app sessions (browser tabs) may ask for the demo at once: one generates it, the
+    # others wait and then find it complete.
+    with _exclusive_lock(out, progress):
+        if _is_this_dataset(out, preset, seed):
+            return out
+        return _generate_unlocked(out, spec, preset, seed, progress, cancel, workers)
+
+
+def _is_this_dataset(out: Path, preset: str, seed: int) -> bool:
+    existing = read_manifest(out)
+    return bool(existing) and (existing.get("preset"), existing.get("seed"),
+                               existing.get("version")) == (preset, seed, GENERATOR_VERSION)
+
+
+@contextlib.contextmanager
+def _exclusive_lock(out: Path, progress: ProgressFn | None):
+    """Hold a lock on the folder ``out`` is made in (a lock on the folder itself leaves no
+    lock file behind)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    folder = os.open(out.parent, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(folder, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            report(progress, 0, 1, "waiting for another process generating a dataset here")
+            fcntl.flock(folder, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(folder)  # closing releases the lock
+
+
+def _generate_unlocked(out: Path, spec: SynthPreset, preset: str, seed: int,
+                       progress: ProgressFn | None, cancel: CancelFn | None,
+                       workers: int | None) -> Path:
+    existing = read_manifest(out)
     if out.exists() and not out.is_dir():
         raise ASDError(f"{out} exists and is not a folder.")
     if out.is_dir() and existing is None and any(out.iterdir()):

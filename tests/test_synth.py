@@ -255,3 +255,23 @@ def test_cancel_leaves_nothing(tmp_path, workers):
     with pytest.raises(Cancelled):
         synth.generate(tmp_path / "dcase", preset="tiny", cancel=cancel, workers=workers)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_concurrent_generations_of_one_dataset_render_it_once(tmp_path, monkeypatch):
+    """Two app sessions opening at once: one renders, the other waits and finds it done."""
+    import threading
+
+    rendered = []
+    real_render = synth._render_all
+    monkeypatch.setattr(synth, "_render_all",
+                        lambda *args, **kw: (rendered.append(1), real_render(*args, **kw)))
+    out = tmp_path / "demo"
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(
+        synth.generate(out, preset="tiny", seed=0))) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == [out, out] and len(rendered) == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["demo"]
