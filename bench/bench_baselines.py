@@ -48,6 +48,23 @@ def train_and_score(data: Path, name: str, model: str, backends, **model_config)
     return {"train_s": train_s, "scores": scores}
 
 
+def table(rows: dict[str, list[dict]]) -> str:
+    """A markdown table: official score mean ± std over seeds, and mean harmonic means."""
+    lines = ["| system | official (mean ± std) | per seed | AUC_s hmean | AUC_t hmean | "
+             "pAUC hmean |", "|---|---|---|---|---|---|"]
+    for system, summaries in rows.items():
+        official = np.array([s["official_score"] for s in summaries])
+
+        def mean(key):
+            return np.mean([s[key] for s in summaries])
+
+        lines.append(f"| {system} | {official.mean():.4f} ± {official.std(ddof=0):.4f} | "
+                     f"{' '.join(f'{v:.4f}' for v in official)} | "
+                     f"{mean('AUC_source_hmean'):.4f} | {mean('AUC_target_hmean'):.4f} | "
+                     f"{mean('pAUC_hmean'):.4f} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -74,23 +91,11 @@ def main() -> None:
                 rows.setdefault(f"AE ({args.ae_epochs} epochs), {backend}", []).append(summary)
         print(f"seed {seed}: done", flush=True)
 
-    header = ("| system | official (mean ± std) | per seed | AUC_s hmean | AUC_t hmean | "
-              "pAUC hmean |\n|---|---|---|---|---|---|\n")
-    lines = []
-    for system, summaries in rows.items():
-        official = np.array([s["official_score"] for s in summaries])
-
-        def mean(key):
-            return np.mean([s[key] for s in summaries])
-
-        lines.append(f"| {system} | {official.mean():.4f} ± {official.std(ddof=0):.4f} | "
-                     f"{' '.join(f'{v:.4f}' for v in official)} | {mean('AUC_source_hmean'):.4f} | "
-                     f"{mean('AUC_target_hmean'):.4f} | {mean('pAUC_hmean'):.4f} |")
     ae_note = (f" AE trained for {args.ae_epochs} epochs instead of the official 100 (CPU time)."
                if "ae" in args.systems else "")
     body = (f"Demo preset, dataset seeds {args.seeds} (the AE also uses the seed for its "
             f"initialisation); official DCASE score over 7 machines x 3 values.{ae_note}\n\n"
-            + header + "\n".join(lines) + "\n\n"
+            + table(rows) + "\n\n"
             + "Training time per seed (all 7 machines, features included): "
             + ", ".join(f"{k} {np.mean(v):.0f} s" for k, v in train_times.items()))
     print(body)

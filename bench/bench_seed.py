@@ -37,7 +37,7 @@ import torch  # noqa: E402
 from asdcore import pipeline, runs  # noqa: E402
 from bench import results  # noqa: E402
 from bench.bench_baselines import (AE_BACKENDS, STATS_BACKENDS, demo_dataset,  # noqa: E402
-                                   train_and_score)
+                                   table, train_and_score)
 
 SEED_BACKENDS = ("knn", "knn-dg", "knn-ldn", "mahalanobis")
 ABLATIONS = {
@@ -77,22 +77,6 @@ def seed_system(data: Path, name: str, model_config: dict) -> dict:
     return {**trained, "scores": scores, "score_s": score_s,
             "clips_per_second": float(np.mean(meta["history"]["clips_per_second"])),
             "n_classes": len(meta["classes"]), "width": meta["config"]["width"]}
-
-
-def table(rows: dict[str, list[dict]]) -> str:
-    lines = ["| system | official (mean ± std) | per seed | AUC_s hmean | AUC_t hmean | "
-             "pAUC hmean |", "|---|---|---|---|---|---|"]
-    for system, summaries in rows.items():
-        official = np.array([s["official_score"] for s in summaries])
-
-        def mean(key):
-            return np.mean([s[key] for s in summaries])
-
-        lines.append(f"| {system} | {official.mean():.4f} ± {official.std(ddof=0):.4f} | "
-                     f"{' '.join(f'{v:.4f}' for v in official)} | "
-                     f"{mean('AUC_source_hmean'):.4f} | {mean('AUC_target_hmean'):.4f} | "
-                     f"{mean('pAUC_hmean'):.4f} |")
-    return "\n".join(lines)
 
 
 def main() -> None:
