@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 
@@ -16,3 +17,23 @@ def device_info() -> dict:
         info.update(device="cuda", name=props.name, memory_gb=round(props.total_memory / 2**30, 1),
                     gpu_count=torch.cuda.device_count())
     return info
+
+
+@contextlib.contextmanager
+def torch_threads(n: int):
+    """Use ``n`` torch CPU threads inside (0: leave the setting alone); restored afterwards.
+
+    On a small shared CPU, torch's intra-op pool on top of our own worker threads (or beside
+    other processes) oversubscribes the cores and its barrier waits collapse throughput.
+    """
+    import torch
+
+    if n <= 0:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -13,7 +13,6 @@ GIL) while the main thread computes batches, and keeps one cache entry per clip 
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -34,6 +33,7 @@ import torch
 
 from asdcore import audio
 from asdcore.atomic import write_bytes
+from asdcore.device import torch_threads
 from asdcore.errors import ASDError
 from asdcore.paths import cache_dir
 from asdcore.progress import CancelFn, ProgressFn, check_cancel, report
@@ -281,7 +281,7 @@ def extract(paths: Sequence[str | os.PathLike], config: LogMelConfig = LogMelCon
                for start in range(0, len(paths), batch_size)]
     workers = max(1, num_workers)
     pending: deque[Future] = deque()
-    with _torch_threads(1), ThreadPoolExecutor(workers, thread_name_prefix="logmel") as pool:
+    with torch_threads(1), ThreadPoolExecutor(workers, thread_name_prefix="logmel") as pool:
         try:
             for b, batch in enumerate(batches):
                 # Keep every worker busy plus one batch queued, without decoding far ahead.
@@ -323,19 +323,3 @@ def _extract_batch(paths: list[Path], config: LogMelConfig, module: LogMel, devi
             for i in misses:
                 store.put_soon(keys[i], out[i])
     return out
-
-
-@contextlib.contextmanager
-def _torch_threads(n: int):
-    """Run torch ops single-threaded inside; the caller's setting is restored afterwards.
-
-    `extract` parallelises over batches in its own threads. Adding torch's intra-op pool on top
-    oversubscribes the cores, and its barrier waits collapse when a core is taken by another
-    process: on a shared 2-core machine 40-300 clips/s instead of about 800.
-    """
-    previous = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)

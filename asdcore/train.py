@@ -20,7 +20,6 @@ back to float32), on CPU in float32.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import math
 import os
@@ -36,6 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from asdcore import atomic, audio, augment
+from asdcore.device import torch_threads
 from asdcore.errors import Cancelled
 from asdcore.features import resolve_device
 from asdcore.progress import CancelFn, ProgressFn, check_cancel, report
@@ -187,7 +187,7 @@ def train(model: nn.Module, data: TrainingData, config, progress: ProgressFn | N
     if device.type == "cuda" and device.index is None:  # the GPU `init_distributed` chose
         device = torch.device("cuda", torch.cuda.current_device())
     checkpoint = Path(checkpoint) if checkpoint is not None else None
-    with _torch_threads(config.num_threads):
+    with torch_threads(config.num_threads):
         model.to(device)
         wrapped = model
         if dist.world_size > 1:
@@ -270,17 +270,3 @@ def embed(net: nn.Module, waves: torch.Tensor, device: torch.device, batch_size:
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
             out.append(net.embed(chunk.to(device)).float().cpu())
     return torch.cat(out).numpy() if out else np.empty((0, 0), dtype=np.float32)
-
-
-@contextlib.contextmanager
-def _torch_threads(n: int):
-    """Use ``n`` torch CPU threads inside (0: leave the setting alone)."""
-    if n <= 0:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)

@@ -20,7 +20,7 @@ from asdcore.atomic import write_json
 from asdcore.audio import SAMPLE_RATE
 from asdcore.dsp import Band
 from asdcore.errors import ASDError
-from asdcore.labels.store import LabelStore, machine_folders
+from asdcore.labels.store import LabelStore, single_machine_folder
 
 BAND_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _.+-]{0,39}")
 
@@ -55,11 +55,7 @@ class BandStore:
     @classmethod
     def open(cls, data: str | os.PathLike, machine: str) -> BandStore:
         """The bands of ``machine`` in the dataset folder ``data`` (any level, as `scan`)."""
-        folders = machine_folders(data, machine)
-        if len(folders) > 1:
-            raise ASDError(f"The machine {machine!r} has {len(folders)} folders in {data}; give "
-                           "the one you mean (dev_data/raw or eval_data/raw) as the dataset folder.")
-        return cls(folders[0])
+        return cls(single_machine_folder(data, machine))
 
     def bands(self) -> dict[str, Band]:
         """Name -> ``(low, high)`` in Hz, in the order they were first saved."""

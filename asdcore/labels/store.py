@@ -89,11 +89,7 @@ class LabelStore:
     @classmethod
     def open(cls, data: str | os.PathLike, machine: str) -> LabelStore:
         """The store of ``machine`` in the dataset folder ``data`` (any level, as `scan`)."""
-        folders = machine_folders(data, machine)
-        if len(folders) > 1:
-            raise ASDError(f"The machine {machine!r} has {len(folders)} folders in {data}; give "
-                           "the one you mean (dev_data/raw or eval_data/raw) as the dataset folder.")
-        return cls(folders[0])
+        return cls(single_machine_folder(data, machine))
 
     @property
     def labels_path(self) -> Path:
@@ -256,6 +252,15 @@ def machine_folders(data: str | os.PathLike, machine: str) -> list[Path]:
     if not folders:
         raise ASDError(f"There is no machine {machine!r} in {root}.")
     return folders
+
+
+def single_machine_folder(data: str | os.PathLike, machine: str) -> Path:
+    """The one folder of ``machine`` in ``data``; `ASDError` when there are none or several."""
+    folders = machine_folders(data, machine)
+    if len(folders) > 1:
+        raise ASDError(f"The machine {machine!r} has {len(folders)} folders in {data}; give "
+                       "the one you mean (dev_data/raw or eval_data/raw) as the dataset folder.")
+    return folders[0]
 
 
 def labels_for_training(data_root: str | os.PathLike, machine: str) -> dict[str, str] | None:
