@@ -42,8 +42,6 @@ Where we deliberately differ (none of it changes how test clips rank within a mo
 
 from __future__ import annotations
 
-import dataclasses
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,9 +52,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from asdcore import atomic
-from asdcore.errors import ASDError
 from asdcore.configs import checked_fields
+from asdcore.errors import ASDError
 from asdcore.features import LogMelConfig, resolve_device
+from asdcore.models.saved import read_model_json, write_model_json
 from asdcore.progress import CancelFn, ProgressFn, check_cancel, report
 
 SCORE_MODES = ("mse", "mahalanobis")
@@ -423,29 +422,18 @@ class AutoencoderDetector:
         directory = Path(directory)
         with atomic.atomic_path(directory / "weights.pt") as tmp:
             torch.save(self.state_dict(), tmp)
-        atomic.write_json(directory / "model.json", {
-            "model": self.name,
-            "config": dataclasses.asdict(self.config),
-            "history": self.history_,
-            "n_clips": self.n_clips_,
-        })
+        write_model_json(directory, self, history=self.history_, n_clips=self.n_clips_)
         return directory
 
     @classmethod
     def load(cls, directory: str | Path, device: str | None = None) -> AutoencoderDetector:
         """Read a detector written by `save`; ``device`` overrides the saved config's."""
         directory = Path(directory)
+        meta, config = read_model_json(directory, cls, "autoencoder", device)
         try:
-            meta = json.loads((directory / "model.json").read_text())
             state = torch.load(directory / "weights.pt", map_location="cpu", weights_only=True)
-        except FileNotFoundError as err:
-            raise ASDError(f"No saved autoencoder in {directory} ({Path(err.filename).name} "
-                           "is missing).") from None
-        if meta.get("model") != cls.name:
-            raise ASDError(f"{directory} holds a {meta.get('model')!r} model, not {cls.name!r}.")
-        config = AEConfig.from_dict(meta["config"])
-        if device is not None:
-            config = dataclasses.replace(config, device=device)
+        except FileNotFoundError:
+            raise ASDError(f"No saved autoencoder in {directory} (weights.pt is missing).") from None
         detector = cls(config)
         detector.load_state_dict(state)
         detector.history_ = meta["history"]

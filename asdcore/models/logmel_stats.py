@@ -6,15 +6,13 @@ Mahalanobis). Nothing is learned, so it is the floor every trained model must be
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 
 import numpy as np
 
-from asdcore import atomic
-from asdcore.errors import ASDError
 from asdcore.configs import checked_fields
 from asdcore.features import LogMelConfig
+from asdcore.models.saved import read_model_json, write_model_json
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,17 +48,10 @@ class LogMelStatsEmbedder:
         return np.concatenate([logmels.mean(axis=2), logmels.std(axis=2)], axis=1)
 
     def save(self, directory: str | Path) -> Path:
-        directory = Path(directory)
-        atomic.write_json(directory / "model.json",
-                          {"model": self.name, "config": dataclasses.asdict(self.config)})
-        return directory
+        write_model_json(directory, self)
+        return Path(directory)
 
     @classmethod
     def load(cls, directory: str | Path, device: str | None = None) -> LogMelStatsEmbedder:
-        try:
-            meta = json.loads((Path(directory) / "model.json").read_text())
-        except FileNotFoundError:
-            raise ASDError(f"No saved model in {directory}.") from None
-        if meta.get("model") != cls.name:
-            raise ASDError(f"{directory} holds a {meta.get('model')!r} model, not {cls.name!r}.")
-        return cls(LogMelStatsConfig.from_dict(meta["config"]))
+        _, config = read_model_json(directory, cls, "log-mel statistics model")
+        return cls(config)

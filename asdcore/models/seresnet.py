@@ -26,7 +26,6 @@ classes sees the samples no exchange touched; the exchange head over 3C (StatEx 
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from pathlib import Path
 
@@ -37,10 +36,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from asdcore import atomic, augment
-from asdcore.errors import ASDError
 from asdcore.configs import checked_fields
+from asdcore.errors import ASDError
 from asdcore.features import LogMel, LogMelConfig, resolve_device
 from asdcore.models.heads import AdaCosHead
+from asdcore.models.saved import read_model_json, write_model_json
 from asdcore.progress import CancelFn, ProgressFn
 
 MAX_SECONDS = 10.0  # the seed front end's clip length
@@ -388,24 +388,14 @@ class SEResNetEmbedder:
         directory.mkdir(parents=True, exist_ok=True)
         with atomic.atomic_path(directory / "weights.pt") as tmp:
             torch.save({k: v.cpu() for k, v in model.state_dict().items()}, tmp)
-        atomic.write_json(directory / "model.json", {
-            "model": self.name, "config": dataclasses.asdict(self.config),
-            "classes": self.classes_, "machines": self.machines_, "seconds": self.seconds_,
-            "history": self.history_})
+        write_model_json(directory, self, classes=self.classes_, machines=self.machines_,
+                         seconds=self.seconds_, history=self.history_)
         return directory
 
     @classmethod
     def load(cls, directory: str | Path, device: str | None = None) -> SEResNetEmbedder:
         directory = Path(directory)
-        try:
-            meta = json.loads((directory / "model.json").read_text())
-        except FileNotFoundError:
-            raise ASDError(f"No saved model in {directory}.") from None
-        if meta.get("model") != cls.name:
-            raise ASDError(f"{directory} holds a {meta.get('model')!r} model, not {cls.name!r}.")
-        config = SEResNetConfig.from_dict(meta["config"])
-        if device is not None:
-            config = dataclasses.replace(config, device=device)
+        meta, config = read_model_json(directory, cls, "seed model", device)
         embedder = cls(config)
         embedder.classes_, embedder.machines_ = meta["classes"], meta["machines"]
         embedder.seconds_, embedder.history_ = meta["seconds"], meta.get("history", {})
