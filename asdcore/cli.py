@@ -108,6 +108,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     dist = train.init_distributed(args.device)
     try:
         if args.resume:
+            if args.settings:
+                raise ASDError("--resume continues with the run's own settings; drop --set.")
             run = runs.open_run(args.run)
         else:
             ds = dataset.scan(args.data)  # fail on a bad folder before a run is created
@@ -134,12 +136,24 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _model_settings(args: argparse.Namespace) -> dict:
-    settings = {}
+    settings = dict(_parse_setting(text) for text in args.settings)
     if args.epochs is not None:
         settings["epochs"] = args.epochs
     if args.seed is not None:
         settings["seed"] = args.seed
     return settings
+
+
+def _parse_setting(text: str) -> tuple[str, object]:
+    """``KEY=VALUE`` -> (key, value); the value is read as JSON (numbers, true/false, lists)
+    when it parses as such, else kept as text."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise ASDError(f"--set takes KEY=VALUE, got {text!r}.")
+    try:
+        return key.strip(), json.loads(value)
+    except json.JSONDecodeError:
+        return key.strip(), value
 
 
 def _cmd_score(args: argparse.Namespace) -> int:
@@ -277,6 +291,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace an existing run")
     p.add_argument("--labels", nargs="+", metavar="CSV", default=None,
                    help="label CSVs (file,label): pseudo-attributes of attribute-less machines")
+    p.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
+                   help="a model setting without a flag of its own (repeatable), e.g. width=32, "
+                   "batch_size=128, num_threads=1")
     p.add_argument("--resume", action="store_true",
                    help="continue an existing run from its checkpoint (its own settings)")
     p.set_defaults(func=_cmd_train)

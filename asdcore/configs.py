@@ -13,5 +13,6 @@ def checked_fields(config_class: type, data: dict, what: str) -> dict:
     known = {field.name for field in dataclasses.fields(config_class)}
     unknown = sorted(set(data) - known)
     if unknown:
-        raise ASDError(f"Unknown {what} settings: {', '.join(unknown)}.")
+        raise ASDError(f"Unknown {what} settings: {', '.join(unknown)}; "
+                       f"known: {', '.join(sorted(known))}.")
     return dict(data)
