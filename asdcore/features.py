@@ -34,7 +34,7 @@ import torch
 from asdcore import audio
 from asdcore.atomic import write_bytes
 from asdcore.device import torch_threads
-from asdcore.errors import ASDError
+from asdcore.errors import ASDError, DiskFull
 from asdcore.paths import cache_dir
 from asdcore.progress import CancelFn, ProgressFn, check_cancel, report
 
@@ -199,6 +199,7 @@ class FeatureCache:
         self.entry_size = 4 * self.shape[0] * self.shape[1] + self.DIGEST_SIZE
         self._writer = self._new_writer()  # its threads start with the first write
         self._write_slots = threading.BoundedSemaphore(self.MAX_PENDING_WRITES)
+        self._disk_full = False
 
     @staticmethod
     def content_key(path: str | os.PathLike) -> str:
@@ -230,10 +231,16 @@ class FeatureCache:
         return np.frombuffer(payload, dtype=np.float32).reshape(self.shape)
 
     def put(self, key: str, features: np.ndarray) -> None:
-        """Store an entry; a failed write only costs a recomputation later, so it is logged."""
+        """Store an entry; a failed write only costs a recomputation later, so it is logged.
+        After a full disk, this cache writes (and warns) no more."""
+        if self._disk_full:
+            return
         payload = np.ascontiguousarray(features, dtype=np.float32).tobytes()
         try:
             write_bytes(self.entry_path(key), payload + self._digest(payload))
+        except DiskFull as exc:
+            self._disk_full = True
+            log.warning("Not caching features any more: %s", exc)
         except OSError as exc:
             log.warning("Could not write feature cache entry %s: %s", self.entry_path(key), exc)
 

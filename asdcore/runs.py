@@ -43,7 +43,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from asdcore.atomic import write_json
-from asdcore.errors import ASDError, Cancelled
+from asdcore.errors import ASDError, Cancelled, disk_full_error, is_disk_full, writing
 from asdcore.paths import workspace_dir
 
 STATES = ("queued", "running", "done", "failed", "cancelled")
@@ -196,27 +196,43 @@ class Run:
     @contextlib.contextmanager
     def working(self) -> Iterator[Run]:
         """Wrap a worker's job: running on entry; done, cancelled or failed on exit."""
-        self.set_status("running", pid=os.getpid(), pid_start=process_fingerprint(os.getpid()),
-                        host=socket.gethostname())
+        def start(status: dict) -> None:
+            # A resumed or relaunched run starts afresh: no error or end time of an earlier try.
+            if status.get("state") not in ACTIVE_STATES:
+                status.pop("started", None)
+            for stale in ("error", "finished"):
+                status.pop(stale, None)
+            status.update(state="running", pid=os.getpid(),
+                          pid_start=process_fingerprint(os.getpid()), host=socket.gethostname())
+            status.setdefault("started", _now())
+        self._update_status(start)
         try:
             yield self
         except Cancelled:
-            self.set_status("cancelled", error="cancelled on request")
+            self._record_end("cancelled", "cancelled on request")
             raise
         except (Exception, KeyboardInterrupt) as err:
-            self.set_status("failed", error=str(err) or type(err).__name__)
+            error = disk_full_error(err) if is_disk_full(err) else err
+            self._record_end("failed", str(error) or type(err).__name__)
             raise
         self.set_status("done")
+
+    def _record_end(self, state: str, error: str) -> None:
+        # Recording may fail too (a full disk): the work's own error is what the caller must
+        # see, and `status` reports the dead worker as failed anyway.
+        with contextlib.suppress(OSError, ASDError):
+            self.set_status(state, error=error)
 
     # --- progress and log ---
     def append_progress(self, **event) -> None:
         """Append one event (e.g. step, total, epoch, loss, message); ``time`` is added."""
         line = json.dumps({**event, "time": time.time()}, default=str) + "\n"
-        fd = os.open(self.progress_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            os.write(fd, line.encode("utf-8"))
-        finally:
-            os.close(fd)
+        with writing(self.progress_path):
+            fd = os.open(self.progress_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                os.write(fd, line.encode("utf-8"))
+            finally:
+                os.close(fd)
 
     def progress(self) -> list[dict]:
         """All progress events, oldest first; a torn last line is skipped."""
@@ -259,7 +275,7 @@ def create_run(name_or_path: str | os.PathLike, config, overwrite: bool = False)
     if path.exists() and not Run(path).status_path.is_file() \
             and (not path.is_dir() or any(path.iterdir())):
         raise ASDError(f"{path} exists and is not a run folder; refusing to replace it.")
-    if path.exists() and _has_live_worker(Run(path)):
+    if path.exists() and has_live_worker(Run(path)):
         raise ASDError(f"The run {path.name!r} is still active; cancel it before overwriting.")
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".tmp-{path.name}-", dir=path.parent))
@@ -281,7 +297,8 @@ def create_run(name_or_path: str | os.PathLike, config, overwrite: bool = False)
     return Run(path)
 
 
-def _has_live_worker(run: Run) -> bool:
+def has_live_worker(run: Run) -> bool:
+    """True while a worker process of ``run`` is alive (or it is queued with a worker pid)."""
     try:
         status = run.status()
     except ASDError:  # no or unreadable status: nothing is running there

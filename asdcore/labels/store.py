@@ -36,7 +36,7 @@ from pathlib import Path
 
 from asdcore.atomic import write_json, write_text
 from asdcore.dataset import _find_machine_folders
-from asdcore.errors import ASDError
+from asdcore.errors import ASDError, writing
 from asdcore.labels.selection import validate_label
 from asdcore.paths import workspace_dir
 
@@ -216,7 +216,7 @@ class LabelStore:
 
     def _append_history(self, change_set: dict) -> None:
         line = json.dumps(change_set, default=str).encode("utf-8") + b"\n"
-        with open(self.history_path, "ab+") as fh:
+        with writing(self.history_path), open(self.history_path, "ab+") as fh:
             size = fh.seek(0, os.SEEK_END)
             if size:  # a crash may have torn the last line: start on a fresh one
                 fh.seek(size - 1)
