@@ -3,7 +3,8 @@
 Embeddings are compared by cosine distance (as the scorers do), so rows are scaled to unit
 length before either method. A map is cached in ``cache/projections/`` under a key of the
 vectors' content, the method and the seed: a map already computed comes back in milliseconds,
-in any process.
+in any process. A damaged cache file is detected (unreadable, or not the map's shape) and the
+map computed again.
 
 umap-learn compiles numba code when imported and on its first fit (about 30 s each on a busy
 2-core machine, a few seconds once numba's cache exists), so it is imported only inside the
@@ -14,6 +15,7 @@ when the server starts).
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 
 import numpy as np
@@ -23,6 +25,8 @@ from asdcore import atomic
 from asdcore.errors import ASDError
 from asdcore.paths import cache_dir
 from asdcore.progress import ProgressFn, report
+
+log = logging.getLogger(__name__)
 
 METHODS = ("umap", "pca")
 _VERSION = "1"  # bump when the computation changes, so old maps are not reused
@@ -50,8 +54,9 @@ def project(vectors: np.ndarray, method: str = "umap", seed: int = 0,
     if vectors.ndim != 2 or len(vectors) < 3:
         raise ASDError("A map needs at least three embedding vectors.")
     path = cache_path(vectors, method, seed)
-    if path.is_file():
-        return np.load(path)
+    cached = _read_cached(path, len(vectors))
+    if cached is not None:
+        return cached
     unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
     if method == "pca":
         points = _pca(unit, 2, seed)
@@ -67,6 +72,25 @@ def project(vectors: np.ndarray, method: str = "umap", seed: int = 0,
     with atomic.atomic_path(path) as tmp:
         np.save(tmp, points)
     report(progress, 2, 2, "map ready")
+    return points
+
+
+def _read_cached(path, n_points: int) -> np.ndarray | None:
+    """The cached map at ``path``, or None when there is none; a damaged entry (truncated,
+    garbage, empty, or not an ``[n_points, 2]`` finite float32 array) is deleted and rebuilt."""
+    try:
+        points = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, EOFError) as err:
+        log.warning("Deleting unreadable projection cache entry %s: %s", path, err)
+        path.unlink(missing_ok=True)
+        return None
+    if points.dtype != np.float32 or points.shape != (n_points, 2) or \
+            not np.isfinite(points).all():
+        log.warning("Deleting projection cache entry %s holding the wrong array", path)
+        path.unlink(missing_ok=True)
+        return None
     return points
 
 

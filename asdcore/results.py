@@ -8,11 +8,13 @@ HTML report show what these return.
 from __future__ import annotations
 
 import re
+import zipfile
 
 import numpy as np
 import pandas as pd
 
 from asdcore import metrics
+from asdcore.errors import ASDError
 from asdcore.runs import Run
 
 _EPOCH = re.compile(r"epoch (\d+)/(\d+)")
@@ -105,6 +107,27 @@ def compare_runs(first: dict, second: dict, names: tuple[str, str]) -> pd.DataFr
                          .replace(" B-A", " diff").replace(" B", f" ({names[1]})"))
 
 
+def saved_embeddings(run: Run, machine: str) -> tuple[np.ndarray, np.ndarray, str | None]:
+    """``(clip_ids, vectors, data_root)`` a scoring saved in ``embeddings/<machine>.npz``
+    (``data_root`` None for files written before it was recorded). `ASDError` when the file is
+    missing or damaged (truncated, garbage, empty); scoring the run again rebuilds it."""
+    path = run.embeddings_dir / f"{machine}.npz"
+    try:
+        with np.load(path, allow_pickle=False) as saved:
+            clip_ids, vectors = saved["clip_id"].astype(str), saved["embedding"]
+            data_root = str(saved["data_root"]) if "data_root" in saved else None
+    except FileNotFoundError:
+        raise ASDError(f"The run {run.name!r} has no embeddings for {machine} "
+                       f"({path} is missing).") from None
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as err:
+        raise ASDError(f"The saved embeddings {path} are damaged ({err or type(err).__name__}); "
+                       "score the run again to rebuild them.") from None
+    if vectors.ndim != 2 or len(vectors) != len(clip_ids):
+        raise ASDError(f"The saved embeddings {path} are damaged (their clip list and vectors "
+                       "do not match); score the run again to rebuild them.")
+    return clip_ids, vectors, data_root
+
+
 def embedding_table(run: Run, machine: str, clips: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
     """A machine's saved embeddings and, row for row, its clips' clip_id, file, path, split,
     domain, label and attribute (the true one where a correspondence file gives it).
@@ -112,8 +135,7 @@ def embedding_table(run: Run, machine: str, clips: pd.DataFrame) -> tuple[np.nda
     ``clips`` is the clip table of the dataset the run embedded (its ``clip_id`` values are
     the saved ones); clips no longer in it are left out.
     """
-    with np.load(run.embeddings_dir / f"{machine}.npz", allow_pickle=False) as saved:
-        clip_ids, vectors = saved["clip_id"].astype(str), saved["embedding"]
+    clip_ids, vectors, _ = saved_embeddings(run, machine)
     table = pd.DataFrame({"clip_id": clip_ids}).merge(
         clips[["clip_id", "file", "path", "split", "domain", "label", "attributes",
                "true_attributes"]], on="clip_id", how="left")

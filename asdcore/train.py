@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import pickle
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -36,7 +37,7 @@ from torch import nn
 
 from asdcore import atomic, audio, augment
 from asdcore.device import torch_threads
-from asdcore.errors import Cancelled
+from asdcore.errors import ASDError, Cancelled
 from asdcore.features import resolve_device
 from asdcore.progress import CancelFn, ProgressFn, check_cancel, report
 
@@ -252,11 +253,17 @@ def _save(path: Path, model: nn.Module, optimizer, generator: torch.Generator, e
 
 
 def _restore(path: Path, model: nn.Module, optimizer, generator: torch.Generator) -> dict:
-    saved = torch.load(path, map_location="cpu", weights_only=True)
-    model.load_state_dict(saved["model"])
-    optimizer.load_state_dict(saved["optimizer"])
-    generator.set_state(saved["generator"])
-    return {"epoch": saved["epoch"], "step": saved["step"], "history": saved["history"]}
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        generator.set_state(saved["generator"])
+        return {"epoch": saved["epoch"], "step": saved["step"], "history": saved["history"]}
+    except (OSError, RuntimeError, ValueError, EOFError, KeyError, TypeError,
+            pickle.UnpicklingError) as err:
+        raise ASDError(f"The checkpoint {path} is damaged or not a checkpoint of this run, so "
+                       "training cannot resume from it; delete it to train the run from the "
+                       "start.") from err
 
 
 @torch.no_grad()

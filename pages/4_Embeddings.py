@@ -32,8 +32,7 @@ METHODS = {"UMAP": "umap", "PCA": "pca"}
 def load_embeddings(run_path: str, machine: str, saved_at: float) -> tuple[np.ndarray, pd.DataFrame]:
     """A machine's embeddings and clip table (``saved_at`` renews the entry after rescoring)."""
     run = runs.Run(Path(run_path))
-    with np.load(run.embeddings_dir / f"{machine}.npz", allow_pickle=False) as saved:
-        data_root = str(saved["data_root"]) if "data_root" in saved else run.config()["data"]
+    data_root = results.saved_embeddings(run, machine)[2] or run.config()["data"]
     clips = ui.scan_dataset(data_root)
     return results.embedding_table(run, machine, clips.clips)
 

@@ -79,14 +79,11 @@ def clip_features(clips: pd.DataFrame, feature: str, band: dsp.Band | None = Non
 def run_embeddings(run: str | Path, clips: pd.DataFrame) -> np.ndarray:
     """The embeddings a run saved for ``clips``, matched on ``<machine>/<split>/<name>`` (so a
     run trained on another level of the same dataset folder still matches)."""
+    from asdcore.results import saved_embeddings
     from asdcore.runs import open_run
 
     machine = clips["machine"].iloc[0]
-    path = open_run(run).embeddings_dir / f"{machine}.npz"
-    if not path.is_file():
-        raise ASDError(f"The run {run} has no embeddings for {machine} ({path} is missing).")
-    with np.load(path, allow_pickle=False) as saved:
-        ids, vectors = saved["clip_id"], saved["embedding"]
+    ids, vectors, _ = saved_embeddings(open_run(run), machine)
     row_of = {"/".join(str(i).split("/")[-3:]): row for row, i in enumerate(ids)}
     missing = [f for f in clips["file"] if f not in row_of]
     if missing:
