@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from asdcore.errors import ASDError
+from asdcore.errors import ASDError, disk_full_error, is_disk_full
 from asdcore.progress import terminal_progress
 
 
@@ -111,6 +111,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
             if args.settings:
                 raise ASDError("--resume continues with the run's own settings; drop --set.")
             run = runs.open_run(args.run)
+            if dist.is_main and runs.has_live_worker(run):
+                raise ASDError(f"The run {run.name!r} is still running (pid "
+                               f"{run.raw_status().get('pid')}); wait for it or cancel it first.")
         else:
             ds = dataset.scan(args.data)  # fail on a bad folder before a run is created
             config = pipeline.TrainConfig(
@@ -128,11 +131,25 @@ def _cmd_train(args: argparse.Namespace) -> int:
             pipeline.train_run(run)
             return 0
         with terminal_progress(f"train {run.name}") as bar, run.working():
-            pipeline.train_run(run, progress=_recording(run, bar), cancel=run.cancel_requested)
+            skipped = pipeline.train_run(run, progress=_recording(run, bar),
+                                         cancel=run.cancel_requested)
+        _warn_skipped([{"file": p.file, "reason": p.reason} for p in skipped])
         print(run.path)
         return 0
     finally:
         train.close_distributed()
+
+
+def _warn_skipped(skipped: list[dict], shown: int = 20) -> None:
+    """Name the unusable files a command left out (on stderr, after its progress bar)."""
+    if not skipped:
+        return
+    print(f"warning: skipped {len(skipped)} unusable file(s) (`info DATA` lists every problem):",
+          file=sys.stderr)
+    for problem in skipped[:shown]:
+        print(f"  {problem['file']}: {problem['reason']}", file=sys.stderr)
+    if len(skipped) > shown:
+        print(f"  ... and {len(skipped) - shown} more.", file=sys.stderr)
 
 
 def _model_settings(args: argparse.Namespace) -> dict:
@@ -163,6 +180,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
     with terminal_progress(f"score {run.name}") as bar:
         result = pipeline.score_run(run, backend=args.backend,
                                     data=str(args.data) if args.data else None, progress=bar)
+    _warn_skipped(result["skipped"])
     print(f"submission: {run.submission_dir}")
     if result["official_score"] is None:
         print(f"official_score unknown: {result['note']}")
@@ -177,6 +195,7 @@ def _cmd_work(args: argparse.Namespace) -> int:
     run = runs.open_run(args.run)
     with terminal_progress(f"work {run.name}") as bar:
         result = pipeline.work_run(run, progress=_recording(run, bar), cancel=run.cancel_requested)
+    _warn_skipped(result["skipped"])
     print(run.path)
     if result["official_score"] is not None:
         print(f"official_score {result['official_score']:.4f}")
@@ -344,3 +363,8 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `... --json | head`: the reader left, nothing to report
         sys.stderr.close()
         return 0
+    except OSError as err:
+        if not is_disk_full(err):
+            raise
+        print(f"error: {disk_full_error(err)}", file=sys.stderr)
+        return 2

@@ -111,6 +111,19 @@ class Dataset:
             "problems": [{"file": p.file, "reason": p.reason} for p in self.problems],
         }
 
+    def problems_of(self, machines: Iterable[str], splits: Iterable[str] = SPLITS) -> list[Problem]:
+        """The problems (files left out) in the ``splits`` folders of the ``machines``: what a
+        job on those clips skips."""
+        machines, splits = set(machines), tuple(splits)
+        found = []
+        for folder in self.folders:
+            if folder.name not in machines:
+                continue
+            prefix = "" if folder.rel == "." else folder.rel + "/"
+            found += [p for p in self.problems
+                      if any(p.file.startswith(f"{prefix}{split}/") for split in splits)]
+        return found
+
     def _clips_of(self, folder: MachineFolder) -> pd.DataFrame:
         prefix = str(folder.path) + os.sep
         return self.clips[self.clips["path"].str.startswith(prefix)]

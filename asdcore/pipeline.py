@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from asdcore import atomic, dataset, features, metrics, runs, scoring
+from asdcore import atomic, dataset, features, metrics, results, runs, scoring
 from asdcore.errors import ASDError
 from asdcore.models import get_model_class
 from asdcore.paths import PROJECT_ROOT
@@ -76,16 +76,20 @@ def _clip_seconds(clips: pd.DataFrame) -> float:
 
 
 def train_run(run: Run, progress: ProgressFn | None = None,
-              cancel: CancelFn | None = None) -> None:
+              cancel: CancelFn | None = None) -> list[dataset.Problem]:
     """Fit one model per machine type on its normal training clips (or one joint model on all
     of them); weights go to the run. A joint model resumes from its checkpoint when one is
-    there. Under ``torchrun`` every rank calls this; only rank 0 writes."""
+    there. Under ``torchrun`` every rank calls this; only rank 0 writes.
+
+    Returns the unusable files (broken, empty, truncated...) of the training folders, which
+    were skipped."""
     config = TrainConfig.from_dict(run.config())
     ds = dataset.scan(config.data)
     machines = _machines_to_use(ds, config.machines)
+    skipped = ds.problems_of(machines, ("train", "supplemental"))
     if getattr(get_model_class(config.model), "trains_jointly", False):
         _train_jointly(run, config, ds, machines, progress, cancel)
-        return
+        return skipped
     for index, machine in enumerate(machines):
         check_cancel(cancel)
         train = ds.clips[(ds.clips["machine"] == machine) & (ds.clips["split"] == "train")]
@@ -99,6 +103,7 @@ def train_run(run: Run, progress: ProgressFn | None = None,
                   progress=step, cancel=cancel)
         model.save(run.weights_dir / machine)
     report(progress, 1, 1, "training done")
+    return skipped
 
 
 def _train_jointly(run: Run, config: TrainConfig, ds: dataset.Dataset, machines: list[str],
@@ -151,7 +156,8 @@ def score_run(run: Run, backend: str | None = None, data: str | None = None,
 
     ``data`` scores another dataset folder (e.g. the eval set) with the run's models. Writes
     ``scores/<backend>.csv`` (one row per test clip), the official ``submission/`` files and,
-    when every test clip has a known label in both domains, the official metrics.
+    when every test clip has a known label in both domains, the official metrics. Unusable
+    files of the scored machines are left out and listed in the result's ``skipped``.
     """
     config = TrainConfig.from_dict(run.config())
     backend = backend or backends_for(config.model)[0]
@@ -185,7 +191,8 @@ def score_run(run: Run, backend: str | None = None, data: str | None = None,
     table = pd.concat(tables, ignore_index=True)[SCORE_COLUMNS]
     atomic.write_text(run.scores_dir / f"{backend}.csv", _to_csv(table))
     metrics.write_submission(run.submission_dir, table)
-    result = {"backend": backend, "data": str(ds.root), **_evaluate(table)}
+    skipped = [{"file": p.file, "reason": p.reason} for p in ds.problems_of(machines)]
+    result = {"backend": backend, "data": str(ds.root), **_evaluate(table), "skipped": skipped}
     previous = run.metrics() or {}
     by_backend = {**previous.get("by_backend", {}), backend: result}
     run.write_metrics({**result, "by_backend": by_backend})
@@ -248,8 +255,10 @@ def work_run(run: Run, progress: ProgressFn | None = None,
              cancel: CancelFn | None = None) -> dict:
     """Execute a queued run: train it, then score it with its model's default backend."""
     with run.working():
-        train_run(run, progress=stage(progress, 0, 2, "training"), cancel=cancel)
-        return score_run(run, progress=stage(progress, 1, 2, "scoring"), cancel=cancel)
+        skipped = train_run(run, progress=stage(progress, 0, 2, "training"), cancel=cancel)
+        result = score_run(run, progress=stage(progress, 1, 2, "scoring"), cancel=cancel)
+    return {**result, "skipped": [{"file": p.file, "reason": p.reason} for p in skipped]
+            + result["skipped"]}
 
 
 def queue_run(name: str, config: TrainConfig, overwrite: bool = False,
@@ -296,17 +305,19 @@ def _save_embeddings(run: Run, machine: str, data_root: str, parts: list[pd.Data
 
 def _saved_embeddings(run: Run, machine: str, data_root: str,
                       parts: list[pd.DataFrame]) -> list[np.ndarray] | None:
-    """The saved embeddings of ``parts`` when they are still valid: same dataset folder, every
-    clip present, saved after the weights were last written. Else None."""
+    """The saved embeddings of ``parts`` when they are still valid: readable, same dataset
+    folder, every clip present, saved after the weights were last written. Else None."""
     path = run.embeddings_dir / f"{machine}.npz"
     weights = [p.stat().st_mtime for p in run.weights_dir.rglob("*") if p.is_file()]
     if not path.is_file() or not weights or path.stat().st_mtime < max(weights):
         return None
-    with np.load(path) as saved:
-        if "data_root" not in saved or str(saved["data_root"]) != data_root:
-            return None
-        row_of = {clip_id: row for row, clip_id in enumerate(saved["clip_id"])}
-        embeddings = saved["embedding"]
+    try:
+        clip_ids, embeddings, saved_root = results.saved_embeddings(run, machine)
+    except ASDError:
+        return None  # damaged (truncated, garbage, empty): embedded again and rewritten
+    if saved_root != data_root:
+        return None
+    row_of = {clip_id: row for row, clip_id in enumerate(clip_ids)}
     vectors = []
     for part in parts:
         rows = [row_of.get(clip_id) for clip_id in part["clip_id"]]
