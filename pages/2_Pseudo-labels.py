@@ -55,12 +55,24 @@ def flash(message: str) -> None:
     st.session_state["pl_flash"] = message
 
 
+def table_version_key(store: LabelStore) -> str:
+    return f"pl_table_version_{store.machine}"
+
+
+def changed_here(store: LabelStore, change_set: dict | None) -> None:
+    """After this session changed the store: a fresh label table next time (its edits are
+    applied). Changes from other sessions (browser tabs) do not reset it, so edits pending
+    here survive them; each change writes only the clips it changes, never a stale copy."""
+    if change_set:
+        st.session_state[table_version_key(store)] = change_set["change_set"]
+
+
 def record(store: LabelStore, changes: dict, note: str) -> None:
     """Apply manual ``changes`` to the store and rerun so every view shows them."""
     if not changes:
         st.info("Nothing changes: those clips already have those labels.")
         return
-    store.apply(changes, "manual", note=note)
+    changed_here(store, store.apply(changes, "manual", note=note))
     flash(f"{note} ({len(changes)} clip(s)).")
     st.rerun()
 
@@ -142,6 +154,7 @@ def show_result(result: dict, clips: pd.DataFrame, store: LabelStore, result_key
     if save_col.button("Save these labels", type="primary", width="stretch"):
         change_set = store.apply(result["labels"], result["source"], params=result["params"],
                                  extra=result["extra"])
+        changed_here(store, change_set)
         st.session_state.pop(result_key)
         flash(f"Saved as change set {change_set['change_set']}." if change_set
               else "The store already holds exactly these labels.")
@@ -176,8 +189,32 @@ def label_map(clips: pd.DataFrame, saved: dict, result: dict | None, map_key: st
     return selected_clip_ids(event), vectors
 
 
+def relabel_selection(store: LabelStore, files: list[str]) -> None:
+    """The relabel button's callback, with the clips selected when the button was drawn: a
+    map redrawn meanwhile (another tab's change recolours it, which clears its selection)
+    cannot lose the click. The label is read as it is now."""
+    target = st.session_state.get("pl_relabel_to", NEW_LABEL)
+    if target == NEW_LABEL:
+        target = st.session_state.get("pl_new_label", "")
+    target = (target or "").strip()
+    try:
+        changes = relabel_changes(files, target, store.labels())
+        if not changes:
+            st.session_state["pl_relabel_message"] = (
+                "info", "Nothing changes: those clips already have that label.")
+            return
+        changed_here(store, store.apply(changes, "manual", note=f"relabelled as {target}"))
+    except ASDError as err:
+        st.session_state["pl_relabel_message"] = ("error", str(err))
+        return
+    flash(f"relabelled as {target} ({len(changes)} clip(s)).")
+
+
 def selected_clips(clips: pd.DataFrame, ids: list[str], saved: dict, store: LabelStore) -> None:
     """The selection: its clips, one of them to listen to, and relabelling it."""
+    if "pl_relabel_message" in st.session_state:
+        kind, message = st.session_state.pop("pl_relabel_message")
+        (st.error if kind == "error" else st.info)(message)
     chosen = clips[clips["clip_id"].isin(ids)]
     if chosen.empty:
         st.info("Draw a lasso or a box on the map to select clips: you can then listen to them "
@@ -203,12 +240,8 @@ def selected_clips(clips: pd.DataFrame, ids: list[str], saved: dict, store: Labe
     target = pick_col.selectbox("Give them the label", [NEW_LABEL, *existing], key="pl_relabel_to")
     if target == NEW_LABEL:
         target = new_col.text_input("New label", key="pl_new_label", placeholder="e.g. fast")
-    if go_col.button(f"Relabel {len(chosen)} clip(s)", width="stretch"):
-        try:
-            record(store, relabel_changes(chosen["file"], target.strip(), saved),
-                   f"relabelled as {target.strip()}")
-        except ASDError as err:
-            st.error(str(err))
+    go_col.button(f"Relabel {len(chosen)} clip(s)", width="stretch", on_click=relabel_selection,
+                  args=(store, chosen["file"].tolist()))
 
 
 def merge_and_split(clips: pd.DataFrame, saved: dict, vectors: np.ndarray, store: LabelStore) -> None:
@@ -245,9 +278,12 @@ def label_table(clips: pd.DataFrame, store: LabelStore, result: dict | None) -> 
                           "label": [entries.get(f, {}).get("label") for f in clips["file"]],
                           "source": [entries.get(f, {}).get("source", "") for f in clips["file"]]})
     options = sorted({*store.labels().values(), *(result["labels"].values() if result else ())})
+    # Keyed by the store version this session last changed (or first saw): fresh after its
+    # own changes, kept (pending edits and all) across other tabs' changes.
+    version = st.session_state.setdefault(table_version_key(store), store.state()["version"])
     edited = st.data_editor(
         table, hide_index=True, width="stretch", disabled=["file", "domain", "source"],
-        key=f"pl_editor_{store.machine}_{store.state()['version']}",  # fresh after each change
+        key=f"pl_editor_{store.machine}_{version}",
         column_config={"label": st.column_config.SelectboxColumn(
             "label", options=options, help="New labels: relabel a selection on the map")})
     if st.button("Apply table edits"):
@@ -277,6 +313,7 @@ def history_and_export(clips: pd.DataFrame, store: LabelStore, machine: str) -> 
     undo_col, export_col = st.columns(2)
     if undo_col.button("Undo the last change", disabled=not history, width="stretch"):
         undone = store.undo()
+        changed_here(store, undone)
         flash(f"Undid change set {undone['undoes']}." if undone else "Nothing left to undo.")
         st.rerun()
     entries = store.entries()
