@@ -6,11 +6,13 @@ Streamlit and caches what is slow.
 
 from __future__ import annotations
 
+import io
 import os
 import threading
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
 import streamlit as st
 
 from asdcore import (audio, dataset, features, pipeline, projection, results, runs, synth, viz,
@@ -64,11 +66,40 @@ def current_dataset() -> dataset.Dataset | None:
         return None
 
 
+# Pages show at most this much of a recording (any DCASE clip whole): an hour-long file costs
+# no more memory than a minute-long one, in the page's arrays, its cache and the audio player.
+VIEW_SECONDS = 60.0
+
+
 @st.cache_data(show_spinner=False, max_entries=64)
 def load_audio(path: str) -> np.ndarray:
-    """A clip at the project rate (`asdcore.audio.load`), cached per path; raises `ASDError`
-    for a file that cannot be decoded."""
-    return audio.load(path)
+    """The first `VIEW_SECONDS` of a clip at the project rate (`asdcore.audio.load`), cached
+    per path; raises `ASDError` for a file that cannot be decoded."""
+    return audio.load(path, seconds=VIEW_SECONDS)
+
+
+def shown_part(duration: float) -> str:
+    """'' for a clip shown whole, else a note that only its beginning is shown."""
+    if duration <= VIEW_SECONDS:
+        return ""
+    return f"the first {VIEW_SECONDS:g} s of a {duration:.0f} s recording"
+
+
+def audio_player(path: str) -> None:
+    """An audio player for a clip file: the file as it is, or for a recording longer than
+    `VIEW_SECONDS` its first `VIEW_SECONDS` (``st.audio`` of a path reads the whole file into
+    the server's memory). Raises `ASDError` for a file that cannot be read."""
+    try:
+        duration = sf.info(path).duration
+    except (sf.LibsndfileError, OSError, RuntimeError) as err:
+        raise ASDError(f"Cannot read {path}: {err}.") from None
+    if duration <= VIEW_SECONDS:
+        st.audio(path)
+        return
+    wav = io.BytesIO()  # 16-bit PCM as decoded: st.audio would rescale a float array's level
+    sf.write(wav, load_audio(path), audio.SAMPLE_RATE, format="WAV", subtype="PCM_16")
+    st.audio(wav.getvalue(), format="audio/wav")
+    st.caption(f"Playing {shown_part(duration)}.")
 
 
 # --- runs: launch, follow, play clips --------------------------------------------------------
@@ -168,7 +199,7 @@ def model_logmel(path: str) -> np.ndarray:
 def show_clip(path: str, title: str) -> None:
     """A clip's audio player and its log-mel spectrogram (as the model sees it)."""
     try:
-        st.audio(path)
+        audio_player(path)
         st.plotly_chart(viz.logmel_figure(model_logmel(path), features.LogMelConfig().seconds,
                                           title=title), width="stretch")
     except ASDError as err:

@@ -95,8 +95,10 @@ def choose_clips(clips: pd.DataFrame, machine: str) -> pd.DataFrame:
 def clip_view(clip: pd.Series) -> None:
     """Playback, waveform and the model's log-mel of one clip."""
     y = ui.load_audio(clip["path"])
+    part = ui.shown_part(clip["duration"])
     st.caption(f"{clip['file']} · {clip['split']} · {clip['domain']} · {clip['label']} · "
-               f"attributes {clip['attributes']} · {len(y) / SR:.2f} s")
+               f"attributes {clip['attributes']} · "
+               + (f"{len(y) / SR:.2f} s" if not part else f"{part} (analysed below)"))
     st.audio(y, sample_rate=SR)
     left, right = st.columns(2)
     left.markdown("**Waveform**")

@@ -121,7 +121,10 @@ def clip_table(scores: pd.DataFrame) -> None:
     with st.expander(f"Listen to the {TOP_CLIPS} highest-scored clips"):
         for clip in ranked.head(TOP_CLIPS).itertuples():
             st.caption(f"{clip.file}: {clip.label}, {clip.domain}, score {clip.score:.4g}")
-            st.audio(clip.path)
+            try:
+                ui.audio_player(clip.path)
+            except ASDError as err:
+                st.error(str(err))
 
 
 def downloads(run: runs.Run, backend: str) -> None:

@@ -19,6 +19,7 @@ from asdcore.labels.selection import load_each, machine_clips
 from asdcore.progress import CancelFn, ProgressFn, check_cancel, report, stage
 
 BAND_SAMPLE_CLIPS = 16  # clips whose kurtograms are averaged to suggest a band
+BAND_SAMPLE_SECONDS = 60.0  # of each: enough to find impulses, bounded memory for long files
 DEFAULT_K_MAX = 8
 # Within one class, speeds and their estimates scatter by about this fraction; the variance
 # floor of the mixture, so BIC does not split a class on its scatter.
@@ -44,14 +45,16 @@ class EnvelopeResult:
 def suggest_band(paths: list[str], fmin: float = 0.0, fmax: float | None = None,
                  progress: ProgressFn | None = None, cancel: CancelFn | None = None) -> dsp.Band:
     """The band where a machine's clips are most impulsive: the maximum of the mean kurtogram
-    of up to `BAND_SAMPLE_CLIPS` clips spread over ``paths``, its centre in [fmin, fmax]."""
+    of up to `BAND_SAMPLE_CLIPS` clips spread over ``paths`` (their first `BAND_SAMPLE_SECONDS`),
+    its centre in [fmin, fmax]."""
     if not paths:
         raise ASDError("There are no clips to suggest a band from.")
     chosen = np.unique(np.linspace(0, len(paths) - 1, min(BAND_SAMPLE_CLIPS, len(paths))).astype(int))
     total = None
     for i, index in enumerate(chosen):
         check_cancel(cancel)
-        kurtosis, freqs, bandwidths = dsp.kurtogram(audio.load(paths[index]), SAMPLE_RATE)
+        kurtosis, freqs, bandwidths = dsp.kurtogram(
+            audio.load(paths[index], seconds=BAND_SAMPLE_SECONDS), SAMPLE_RATE)
         if total is not None and kurtosis.shape != total.shape:
             raise ASDError(f"{paths[index]} is too short to compare with the other clips' kurtograms.")
         total = kurtosis if total is None else total + kurtosis
