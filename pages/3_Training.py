@@ -105,15 +105,18 @@ def new_run_form(ds) -> None:
     device = st.radio("Device", devices, horizontal=True,
                       help="auto: the GPU when there is one, else the CPU")
     name_col, overwrite_col = st.columns([3, 1])
-    name = name_col.text_input("Run name",
-                               value=f"{model}-{dt.datetime.now():%Y%m%d-%H%M}",
-                               help="letters, digits, '.', '_' and '-'")
+    # The default name is fixed once per model and session: a default that followed the clock
+    # would make Streamlit reset the box at the next minute, dropping what the user typed.
+    name_key = f"train_run_name_{model}"
+    st.session_state.setdefault(name_key, f"{model}-{dt.datetime.now():%Y%m%d-%H%M%S}")
+    name = name_col.text_input("Run name", key=name_key, help="letters, digits, '.', '_' and '-'")
     overwrite = overwrite_col.checkbox("Replace a run of that name")
     if st.button("Start training", type="primary"):
         config = pipeline.TrainConfig(data=str(ds.root), model=model, machines=machines,
                                       device=device, model_config=settings, labels=label_files)
         if ui.start_run(name.strip(), config, overwrite=overwrite,
                         label_sets=label_sets) is not None:
+            del st.session_state[name_key]  # the next run gets a fresh default name
             st.rerun()
 
 

@@ -9,7 +9,6 @@ itself when those run alone).
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from pathlib import Path
 
@@ -161,12 +160,6 @@ def test_box_selection_relabels_the_selected_clips(app, server_env):
 def _start_training(app) -> None:
     """Start TRAINING_RUN: the seed model (SE-ResNet18), one epoch, other settings default."""
     expect, page = _expect(), app.page
-    # The form's default run name holds the current minute, and Streamlit resets an unkeyed
-    # text input whose default changes: a rerun in the next minute would drop the typed name
-    # (and Start would launch the run under the default one). Fill the form within a minute.
-    second = dt.datetime.now().second
-    if second >= 35:
-        page.wait_for_timeout((61 - second) * 1000)
     app.open("Training")
     model = page.get_by_role("combobox", name="Model")
     expect(model).to_have_value(re.compile(r"^logmel-stats"))  # the form's default
