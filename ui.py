@@ -123,9 +123,11 @@ def warm_umap_in_background() -> None:
 
 def start_run(name: str, config: pipeline.TrainConfig, overwrite: bool = False,
               label_sets: dict[str, dict[str, str]] | None = None) -> runs.Run | None:
-    """Queue a run and launch its detached worker; an error box (and None) for user mistakes."""
+    """Queue a run and launch its detached worker; an error box (and None) for user mistakes.
+    ``name`` is a run name, never a path: what is typed in a page stays inside workspace/runs."""
     try:
-        run = pipeline.queue_run(name, config, overwrite=overwrite, label_sets=label_sets)
+        run = pipeline.queue_run(runs.validate_run_name(name), config, overwrite=overwrite,
+                                 label_sets=label_sets)
         pipeline.launch_work(run)
     except ASDError as err:
         st.error(str(err))

@@ -39,6 +39,19 @@ def test_first_visit_says_how_to_start_and_launching_runs_a_detached_worker(isol
     assert any("page-run is done" in s.value for s in at.success)
 
 
+def test_a_typed_run_name_cannot_leave_the_runs_folder(isolated, tmp_path):
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    escape = tmp_path / "outside"
+    for name in (str(escape), "../outside"):
+        at.text_input[0].input(name).run()
+        next(c for c in at.checkbox if c.label.startswith("Replace")).check().run()
+        next(b for b in at.button if b.label == "Start training").click().run()
+        assert not at.exception
+        assert any("Invalid run name" in e.value for e in at.error)
+    assert not escape.exists() and not (runs.runs_dir().parent / "outside").exists()
+    assert runs.list_runs() == []
+
+
 def test_seed_model_shows_its_switches_and_a_bad_combination_is_an_error(isolated):
     at = AppTest.from_file(PAGE, default_timeout=60).run()
     at.selectbox[0].select("seresnet18").run()
