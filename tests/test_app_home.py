@@ -43,3 +43,13 @@ def test_a_missing_folder_is_refused_with_a_message(fresh_app, tiny_data):
     assert not at.exception
     assert at.sidebar.error, "a missing folder must be answered with an error box"
     assert workspace.chosen_dataset() == Path(tiny_data).resolve()
+
+
+def test_navigation_lists_home_and_every_page(fresh_app, tiny_data):
+    workspace.choose_dataset(tiny_data)
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception
+    assert at.title[0].value == "Anomalous sound detection workbench"
+    at.switch_page("pages/1_Spectra.py").run()
+    assert not at.exception
+    assert at.title[0].value.startswith("Spectra")

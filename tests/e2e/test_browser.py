@@ -66,6 +66,11 @@ def test_page_loads(app, path, title, shot):
     expect(app.page.get_by_role("heading", name=title, level=1)).to_be_visible()
     expect(app.page).to_have_title(re.compile(r"ASD workbench"))
     _content(app, path)
+    # The sidebar lists every page by name, the home page as Home (not after app.py).
+    nav = app.page.get_by_test_id("stSidebarNav")
+    for name in ("Home", "Spectra", "Pseudo-labels", "Training", "Embeddings", "Scores"):
+        expect(nav.get_by_role("link", name=name, exact=True)).to_be_visible()
+    expect(nav.get_by_role("link", name="app", exact=True)).to_have_count(0)
     app.assert_healthy()
     if shot:
         app.screenshot(shot)
