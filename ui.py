@@ -18,6 +18,7 @@ import streamlit as st
 from asdcore import (audio, dataset, features, pipeline, projection, results, runs, synth, viz,
                      workspace)
 from asdcore.errors import ASDError
+from asdcore.models import MODELS
 
 
 class StreamlitProgress:
@@ -177,11 +178,13 @@ def _run_view(run: runs.Run, was_active: bool) -> None:
         score = (run.metrics() or {}).get("official_score")
         st.success(f"{run.name} is done" + (f": official score {score:.4f}." if score is not None
                                            else "."))
-    elif state == "cancelled":
-        st.warning(f"{run.name} was cancelled ({status.get('error') or 'on request'}).")
     else:
-        st.error(f"{run.name} failed: {status.get('error') or 'no reason recorded'}")
-        st.code(run.log_tail(4000) or "(the log is empty)", language=None)
+        if state == "cancelled":
+            st.warning(f"{run.name} was cancelled ({status.get('error') or 'on request'}).")
+        else:
+            st.error(f"{run.name} failed: {status.get('error') or 'no reason recorded'}")
+            st.code(run.log_tail(4000) or "(the log is empty)", language=None)
+        resume_button(run)
     curve = results.loss_curve(events)
     if not curve.empty:
         st.plotly_chart(viz.loss_curve_figure(curve), width="stretch",
@@ -189,6 +192,22 @@ def _run_view(run: runs.Run, was_active: bool) -> None:
     recent = list(dict.fromkeys(e.get("message", "") for e in reversed(events[-200:])))[:6]
     if recent and state in runs.ACTIVE_STATES:
         st.caption("Latest: " + " · ".join(m for m in recent if m))
+
+
+def resume_button(run: runs.Run) -> None:
+    """Start a failed or cancelled run again: a joint model (the seed model) resumes from its
+    last checkpoint, other models train afresh; the run keeps its name and settings."""
+    model = run.config().get("model", "")
+    resumes = getattr(MODELS.get(model), "trains_jointly", False)
+    label = "Resume from the last checkpoint" if resumes else "Run it again"
+    if st.button(label, key=f"resume-{run.name}"):
+        try:
+            pipeline.launch_work(runs.reopen(run))
+        except ASDError as err:
+            st.error(str(err))
+            return
+        st.session_state["followed_run"] = run.name
+        st.rerun()
 
 
 @st.cache_data(show_spinner=False, max_entries=32)

@@ -111,9 +111,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
             if args.settings:
                 raise ASDError("--resume continues with the run's own settings; drop --set.")
             run = runs.open_run(args.run)
-            if dist.is_main and runs.has_live_worker(run):
-                raise ASDError(f"The run {run.name!r} is still running (pid "
-                               f"{run.raw_status().get('pid')}); wait for it or cancel it first.")
+            if dist.is_main:
+                runs.reopen(run)
+            dist.barrier()
         else:
             ds = dataset.scan(args.data)  # fail on a bad folder before a run is created
             config = pipeline.TrainConfig(

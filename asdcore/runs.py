@@ -306,6 +306,23 @@ def has_live_worker(run: Run) -> bool:
     return status["state"] in ACTIVE_STATES and bool(status.get("pid"))
 
 
+def reopen(run: Run) -> Run:
+    """Queue a finished, failed or cancelled ``run`` again, to work on from where it stopped (a
+    joint model resumes from its checkpoint). Refused while its worker lives; the cancel flag
+    and the error of the earlier try are dropped, or the new worker would stop at once."""
+    if has_live_worker(run):
+        raise ASDError(f"The run {run.name!r} is still running (pid {run.raw_status().get('pid')}); "
+                       "wait for it or cancel it first.")
+    run.cancel_path.unlink(missing_ok=True)
+
+    def requeue(status: dict) -> None:
+        for stale in ("pid", "pid_start", "host", "error", "finished"):
+            status.pop(stale, None)
+        status["state"] = "queued"
+    run._update_status(requeue)
+    return run
+
+
 def open_run(name_or_path: str | os.PathLike) -> Run:
     """An existing run by name or path; a clear error when there is none."""
     path = run_path(name_or_path)

@@ -86,3 +86,18 @@ def test_work_command_executes_a_queued_run(isolated, tiny_data):
     assert wait_until_finished(run)["state"] == "done", run.log_tail()
     assert [row["machine"] for row in run.metrics()["table"]] == ["fan"]
     assert any("scoring" in event["message"] for event in run.progress())
+
+
+def test_a_cancelled_run_is_run_again_from_the_page(isolated, tiny_data):
+    config = pipeline.TrainConfig(data=str(tiny_data), model="logmel-stats", machines=["fan"])
+    run = pipeline.queue_run("again", config)
+    run.request_cancel()  # cancelled before its worker started: the flag stays in the folder
+    run.set_status("cancelled", error="cancelled on request")
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not at.exception
+    assert any("again was cancelled" in w.value for w in at.warning)
+    next(b for b in at.button if b.label == "Run it again").click().run()
+    assert not at.exception, at.exception
+    assert not run.cancel_requested()
+    assert wait_until_finished(run)["state"] == "done", run.log_tail()
+    assert "error" not in run.raw_status()

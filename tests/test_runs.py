@@ -233,3 +233,21 @@ def _wait_for(condition, timeout_s: float = 20.0):
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
         time.sleep(0.05)
+
+
+def test_reopen_requeues_a_stopped_run_and_refuses_a_live_one():
+    run = runs.create_run("stopped", _Config())
+    run.request_cancel()
+    run.set_status("cancelled", error="cancelled on request", pid=123)
+    runs.reopen(run)
+    status = run.raw_status()
+    assert status["state"] == "queued" and "pid" not in status and "error" not in status
+    assert not run.cancel_requested()  # or the next worker would stop at once
+    worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        run.set_status("running", pid=worker.pid, pid_start=runs.process_fingerprint(worker.pid))
+        with pytest.raises(ASDError, match="still running"):
+            runs.reopen(run)
+    finally:
+        worker.kill()
+        worker.wait()
