@@ -76,7 +76,8 @@ class Server:
     def env(self) -> dict[str, str]:
         """The variables that point the engine at this server's folders and demo."""
         return {"ASD_WORKSPACE_DIR": str(self.workspace), "ASD_CACHE_DIR": str(self.cache),
-                "ASD_DEMO_PRESET": "tiny", "ASD_UMAP_WARMUP": "0"}
+                # ASD_E2E_PRESET=demo: the full demo, for the README's screenshots
+                "ASD_DEMO_PRESET": os.environ.get("ASD_E2E_PRESET", "tiny"), "ASD_UMAP_WARMUP": "0"}
 
     def start(self) -> None:
         env = {**os.environ, **self.env, "PYTHONUNBUFFERED": "1"}
