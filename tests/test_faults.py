@@ -306,7 +306,8 @@ DAMAGES = {
 
 
 @pytest.mark.parametrize("damage", [*DAMAGES, "wrong-array"])
-def test_a_damaged_map_cache_entry_is_detected_and_rebuilt(damage):
+def test_a_damaged_map_cache_entry_is_detected_and_rebuilt(damage, tmp_path, monkeypatch):
+    monkeypatch.setenv("ASD_CACHE_DIR", str(tmp_path / "cache"))  # other tests share the cache
     vectors = np.random.default_rng(0).normal(size=(40, 16)).astype(np.float32)
     points = projection.project(vectors, "pca")
     path = projection.cache_path(vectors, "pca")

@@ -110,7 +110,8 @@ def test_embedding_map_points_carry_clip_ids():
     assert sorted(c[0] for trace in fig.data for c in trace.customdata) == ["a", "b"]
 
 
-def test_pca_map_is_cached_on_disk_and_deterministic():
+def test_pca_map_is_cached_on_disk_and_deterministic(tmp_path, monkeypatch):
+    monkeypatch.setenv("ASD_CACHE_DIR", str(tmp_path / "cache"))  # other tests share the cache
     vectors = np.random.default_rng(0).normal(size=(40, 16))
     assert not projection.is_cached(vectors, "pca")
     points = projection.project(vectors, "pca")
