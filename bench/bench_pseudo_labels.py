@@ -6,7 +6,7 @@ the seed system twice on the same data and initialisation, once with those label
 pseudo-attributes and once without (machine x section x domain classes for those machines),
 and compare the official scores. Figures are appended to bench/RESULTS.md.
 
-    python bench/bench_pseudo_labels.py [--seeds 0 1] [--threads 1]
+    python bench/bench_pseudo_labels.py [--seeds 0 1] [--threads 1] [--epochs N]
 """
 
 from __future__ import annotations
@@ -44,7 +44,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="seed model epochs (default: the model's own)")
     args = parser.parse_args()
+    model_config = {"num_threads": args.threads}
+    if args.epochs is not None:
+        model_config["epochs"] = args.epochs
     os.environ.setdefault("ASD_WORKSPACE_DIR", tempfile.mkdtemp(prefix="asd-bench-"))
     torch.set_num_threads(args.threads)
 
@@ -57,7 +62,7 @@ def main() -> None:
         for variant, sets in (("without pseudo-labels", {}), ("with pseudo-labels", label_sets)):
             config = pipeline.TrainConfig(
                 data=str(data), model="seresnet18", device="cpu",
-                model_config={"seed": seed, "num_threads": args.threads})
+                model_config={**model_config, "seed": seed})
             run = pipeline.queue_run(f"pl-{variant.split()[0]}-{seed}", config, overwrite=True,
                                      label_sets=sets)
             with run.working():
@@ -68,7 +73,7 @@ def main() -> None:
             print(f"seed {seed}, {variant}: done", flush=True)
 
     body = (f"Demo preset, dataset and model seeds {args.seeds}, seed system with its CPU "
-            f"defaults ({args.threads} thread(s)). Pseudo-labels of the attribute-less machines "
+            f"defaults and {model_config}. Pseudo-labels of the attribute-less machines "
             "from the default clustering:\n\n"
             + "\n".join(f"- {line}" for line in notes) + "\n\n" + table(rows))
     print(body)

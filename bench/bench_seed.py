@@ -171,8 +171,8 @@ def ablate(args, base_config: dict, seed_runs: list[dict]) -> None:
     print(table(ablation_rows), flush=True)
     results.append("bench_seed.py: seed system ablations on the demo preset",
                    f"Dataset and model seeds {args.ablation_seeds}; every ablation turns one "
-                   "component off in the CPU default configuration; KNN variants of the full "
-                   "system in the first rows.\n\n" + table(ablation_rows))
+                   f"component off in the CPU default configuration with {base_config}; KNN "
+                   "variants of the full system in the first rows.\n\n" + table(ablation_rows))
 
 
 if __name__ == "__main__":
