@@ -47,7 +47,10 @@ def model_settings(model: str) -> dict:
     chosen = {}
     cols = st.columns(2)
     if "epochs" in defaults:
-        chosen["epochs"] = cols[0].number_input("Epochs", 1, 1000, int(defaults["epochs"]))
+        chosen["epochs"] = cols[0].number_input(
+            "Epochs", 1, 1000, int(defaults["epochs"]),
+            help="The model's default follows its recipe for DCASE-size data. On small data "
+                 "such as the demo, the seed model scores best after 1 epoch (bench/RESULTS.md).")
     if "seed" in defaults:
         chosen["seed"] = cols[1].number_input("Seed", 0, 2**31 - 1, int(defaults["seed"]))
     switches = [name for name in SWITCHES if name in defaults]
