@@ -178,10 +178,11 @@ class Run:
         if self.cancel_requested():
             return {**status, "state": "cancelled",
                     "error": status.get("error") or "stopped after a cancel request"}
+        where = "see log.txt" if self.log_path.is_file() else "its terminal shows why"
         return {**status, "state": "failed",
                 "error": status.get("error") or
                 f"the worker process (pid {status['pid']}) ended without reporting a result; "
-                "see log.txt"}
+                f"{where}"}
 
     def _update_status(self, change) -> dict:
         # The lock serialises read-modify-write between the launcher and the worker.
@@ -314,6 +315,7 @@ def reopen(run: Run) -> Run:
         raise ASDError(f"The run {run.name!r} is still running (pid {run.raw_status().get('pid')}); "
                        "wait for it or cancel it first.")
     run.cancel_path.unlink(missing_ok=True)
+    _remove_stale_temporaries(run.path)
 
     def requeue(status: dict) -> None:
         for stale in ("pid", "pid_start", "host", "error", "finished"):
@@ -321,6 +323,14 @@ def reopen(run: Run) -> Run:
         status["state"] = "queued"
     run._update_status(requeue)
     return run
+
+
+def _remove_stale_temporaries(folder: Path) -> None:
+    """Delete the ``.tmp-*`` files an atomic write killed mid-way left in a run (a checkpoint's
+    can be tens of MB). Only called with no live worker, so none of them is being written."""
+    for path in folder.rglob(".tmp-*"):
+        if path.is_file() and not path.is_symlink():
+            path.unlink(missing_ok=True)
 
 
 def open_run(name_or_path: str | os.PathLike) -> Run:

@@ -239,7 +239,15 @@ def test_reopen_requeues_a_stopped_run_and_refuses_a_live_one():
     run = runs.create_run("stopped", _Config())
     run.request_cancel()
     run.set_status("cancelled", error="cancelled on request", pid=123)
+    # what an atomic write killed mid-way leaves (a checkpoint's temporary file, say)
+    stale = [run.path / ".tmp-checkpoint-x1.pt", run.weights_dir / ".tmp-weights-x2.pt"]
+    for path in stale:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"partial")
+    (run.weights_dir / "weights.pt").write_bytes(b"kept")
     runs.reopen(run)
+    assert not any(path.exists() for path in stale)
+    assert (run.weights_dir / "weights.pt").read_bytes() == b"kept"
     status = run.raw_status()
     assert status["state"] == "queued" and "pid" not in status and "error" not in status
     assert not run.cancel_requested()  # or the next worker would stop at once
@@ -251,3 +259,12 @@ def test_reopen_requeues_a_stopped_run_and_refuses_a_live_one():
     finally:
         worker.kill()
         worker.wait()
+
+
+def test_a_dead_worker_without_a_log_points_to_its_terminal():
+    worker = subprocess.Popen([sys.executable, "-c", "pass"])
+    worker.wait()
+    run = runs.create_run("cli-run", _Config())  # a CLI run: no log.txt
+    run.set_status("running", pid=worker.pid, pid_start="gone")
+    error = run.status()["error"]
+    assert "terminal" in error and "log.txt" not in error
