@@ -105,6 +105,6 @@ selected = [clip_id for clip_id in selected_clip_ids(event) if clip_id in by_id.
 if selected:
     st.subheader(f"{len(selected)} selected clip(s)")
     st.dataframe(by_id.loc[selected, ["file", "split", "domain", "label", "attribute",
-                                      "pseudo-label"]], width="stretch")
+                                      "pseudo-label"]], width="stretch", hide_index=True)
     clip_id = st.selectbox("Play", selected, format_func=lambda c: by_id.at[c, "file"])
     ui.show_clip(by_id.at[clip_id, "path"], by_id.at[clip_id, "file"])
