@@ -62,6 +62,7 @@ def _cmd_label(args: argparse.Namespace) -> int:
             result = labels.envelope_labels(ds, args.machine, band=band, fmin=args.fmin,
                                             fmax=args.fmax, k=args.k, seed=args.seed, progress=bar)
             extra = {"frequency_hz": {f: round(v, 3) for f, v in result.frequencies.items()}}
+    _warn_skipped(result.skipped)  # unreadable clips: unlabelled, the others are labelled
     change_set = store.apply(result.labels, args.how, params=result.params,
                              extra={f: {name: column[f] for name, column in extra.items()}
                                     for f in result.labels})

@@ -134,7 +134,7 @@ def make_labels(ds: Dataset, machine: str, bands: dict, result_key: str) -> None
     map_feature = "envelope" if source == "envelope" else result.params["feature"]
     st.session_state[result_key] = {
         "source": source, "labels": result.labels, "extra": extra, "params": result.params,
-        "summary": summary,
+        "summary": summary, "skipped": result.skipped,
         "map": (map_feature, tuple(result.params["band"]) if result.params.get("band") else None,
                 result.params.get("run"))}
 
@@ -146,6 +146,10 @@ def show_result(result: dict, clips: pd.DataFrame, store: LabelStore, result_key
     if result["params"].get("band"):
         st.caption("Band: {:g}-{:g} Hz".format(*result["params"]["band"]))
     st.dataframe(result["summary"], hide_index=True)
+    if result.get("skipped"):
+        st.warning(f"{len(result['skipped'])} clip(s) could not be read and have no label: "
+                   + "; ".join(f"{s['file']} ({s['reason']})" for s in result["skipped"][:5])
+                   + (" ..." if len(result["skipped"]) > 5 else ""))
     quality = label_quality(result["labels"], clips)
     if quality is not None:
         st.caption(f"Against the known attributes: ARI {quality['ari']:.3f}, NMI {quality['nmi']:.3f} "

@@ -2,7 +2,8 @@
 envelope spectra, their quality against known attributes, and the label store."""
 
 from asdcore.labels.clustering import (FEATURES, METHODS, REDUCTIONS, ClusterResult,
-                                       clip_features, cluster_machine, cluster_points, reduce)
+                                       clip_features, cluster_machine, cluster_points,
+                                       readable_features, reduce)
 from asdcore.labels.envelope import (EnvelopeResult, envelope_labels, frequency_groups,
                                      suggest_band)
 from asdcore.labels.quality import label_quality, truth_of
@@ -14,5 +15,6 @@ __all__ = [
     "FEATURES", "METHODS", "REDUCTIONS", "ClusterResult", "EnvelopeResult", "LabelStore",
     "clip_features", "cluster_machine", "cluster_points", "dataset_key", "envelope_labels",
     "frequency_groups", "label_csv_text", "label_quality", "labels_for_training", "machine_clips",
-    "read_label_csv", "reduce", "suggest_band", "truth_of", "validate_label", "write_label_csv",
+    "read_label_csv", "readable_features", "reduce", "suggest_band", "truth_of", "validate_label",
+    "write_label_csv",
 ]

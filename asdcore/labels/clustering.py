@@ -24,10 +24,10 @@ from sklearn.mixture import GaussianMixture
 from asdcore import dsp, features
 from asdcore.audio import SAMPLE_RATE
 from asdcore.dataset import Dataset
-from asdcore.errors import ASDError
+from asdcore.errors import ASDError, Cancelled, DiskFull
 from asdcore.labels.envelope import suggest_band
-from asdcore.labels.selection import load_each, machine_clips
-from asdcore.progress import CancelFn, ProgressFn, report, stage
+from asdcore.labels.selection import load_each, machine_clips, unusable_reason
+from asdcore.progress import CancelFn, ProgressFn, check_cancel, report, stage
 
 FEATURES = ("spectrum", "envelope", "logmel", "embedding")
 METHODS = ("gmm", "kmeans", "ward")
@@ -44,6 +44,8 @@ class ClusterResult:
     labels: dict[str, str]
     groups: list[dict]  # per clustered group (all clips, or one domain): k, sizes, scores...
     params: dict = field(default_factory=dict)
+    # clips left unlabelled because they could not be read or analysed: {"file", "reason"}
+    skipped: list[dict] = field(default_factory=list)
 
 
 def clip_features(clips: pd.DataFrame, feature: str, band: dsp.Band | None = None,
@@ -52,28 +54,84 @@ def clip_features(clips: pd.DataFrame, feature: str, band: dsp.Band | None = Non
     """One feature vector per row of ``clips`` (a `Dataset.clips` slice): ``[n_clips, dims]``.
 
     ``band`` is the envelope feature's band (None: the whole signal); ``run`` the run (name or
-    path) whose embeddings the ``embedding`` feature uses.
+    path) whose embeddings the ``embedding`` feature uses. Clips are analysed on their first
+    `selection.ANALYSIS_SECONDS` (the log-mel feature: on the front end's clip length). Raises `ASDError`
+    when a clip cannot be used; `readable_features` skips such clips instead.
+    """
+    vectors, _, skipped = readable_features(clips, feature, band, run, progress, cancel)
+    if skipped:
+        raise ASDError(f"Cannot use {skipped[0]['file']}: {skipped[0]['reason']}.")
+    return vectors
+
+
+def readable_features(clips: pd.DataFrame, feature: str, band: dsp.Band | None = None,
+                      run: str | Path | None = None, progress: ProgressFn | None = None,
+                      cancel: CancelFn | None = None
+                      ) -> tuple[np.ndarray, pd.DataFrame, list[dict]]:
+    """`clip_features` of the clips that can be used: ``(vectors, kept clips, skipped)``.
+
+    A clip that cannot be read (removed or damaged since the scan) or analysed (too short) has
+    no vector: it is left out of ``kept clips`` (``clips`` without it, re-indexed 0..n-1, row i
+    for vector i) and listed in ``skipped`` as ``{"file": ..., "reason": ...}``. Raises
+    `ASDError` when no clip can be used.
     """
     paths = clips["path"].tolist()
     if feature == "spectrum":
         def log_spectrum(y):
+            if len(y) < SPECTRUM_NPERSEG:
+                raise ASDError(f"is too short for the spectrum feature ({len(y)} samples, "
+                               f"{SPECTRUM_NPERSEG} needed)")
             psd, _ = dsp.welch_spectrum(y, SAMPLE_RATE, nperseg=SPECTRUM_NPERSEG)
             return psd - psd.mean()  # level-free: the gain of a recording is no attribute
-        return load_each(paths, log_spectrum, progress, cancel, "spectra")
-    if feature == "envelope":
+        vectors, skipped = load_each(paths, log_spectrum, progress, cancel, "spectra")
+    elif feature == "envelope":
         def log_envelope_spectrum(y):
             spectrum, freqs = dsp.envelope_spectrum(y, SAMPLE_RATE, band, fmax=ENVELOPE_GRID[-1] + 1)
             level = dsp.to_db(np.interp(ENVELOPE_GRID, freqs, spectrum), "magnitude")
             return level - level.mean()
-        return load_each(paths, log_envelope_spectrum, progress, cancel, "envelope spectra")
-    if feature == "logmel":
-        logmel = features.extract(paths, progress=progress, cancel=cancel)
-        return np.concatenate([logmel.mean(axis=2), logmel.std(axis=2)], axis=1)
-    if feature == "embedding":
+        vectors, skipped = load_each(paths, log_envelope_spectrum, progress, cancel,
+                                     "envelope spectra")
+    elif feature == "logmel":
+        vectors, skipped = _logmel_statistics(paths, progress, cancel)
+    elif feature == "embedding":
         if run is None:
             raise ASDError("The embedding feature needs a trained run to take embeddings from.")
-        return run_embeddings(run, clips)
-    raise ASDError(f"Unknown feature {feature!r}; choose one of {', '.join(FEATURES)}.")
+        return run_embeddings(run, clips), clips.reset_index(drop=True), []
+    else:
+        raise ASDError(f"Unknown feature {feature!r}; choose one of {', '.join(FEATURES)}.")
+    keep = np.ones(len(clips), dtype=bool)
+    keep[list(skipped)] = False
+    return (vectors, clips[keep].reset_index(drop=True),
+            [{"file": clips["file"].iloc[i], "reason": reason} for i, reason in skipped.items()])
+
+
+def _logmel_statistics(paths: list[str], progress: ProgressFn | None,
+                       cancel: CancelFn | None) -> tuple[np.ndarray, dict[int, str]]:
+    """Mean and standard deviation of every log-mel band: ``(vectors, skipped)`` as `load_each`."""
+    def statistics(logmel):
+        return np.concatenate([logmel.mean(axis=2), logmel.std(axis=2)], axis=1)
+
+    try:
+        return statistics(features.extract(paths, progress=progress, cancel=cancel)), {}
+    except (Cancelled, DiskFull):
+        raise
+    except ASDError:
+        pass
+    # Some clip cannot be read: go clip by clip (the readable ones' features are cached by now,
+    # except those of the batch that failed).
+    rows, skipped = [], {}
+    for i, path in enumerate(paths):
+        check_cancel(cancel)
+        try:
+            rows.append(features.extract([path], num_workers=1)[0])
+        except (Cancelled, DiskFull):
+            raise
+        except ASDError as err:
+            skipped[i] = unusable_reason(path, err)
+    if not rows:
+        raise ASDError(f"None of the {len(paths)} clips could be used; the first: "
+                       f"{paths[0]}: {skipped[0]}.")
+    return statistics(np.stack(rows)), skipped
 
 
 def run_embeddings(run: str | Path, clips: pd.DataFrame) -> np.ndarray:
@@ -196,11 +254,15 @@ def cluster_machine(ds: Dataset, machine: str, feature: str = "spectrum", method
     With ``per_domain`` the source and target clips are clustered separately (labels
     ``source-c0``, ``target-c0`` ...), else together (``c0``, ``c1`` ...). Clusters are numbered
     by size, largest first. The envelope feature's band defaults to the kurtogram's suggestion.
+    Each clip is analysed on its first `selection.ANALYSIS_SECONDS` (a long recording on its
+    beginning); a clip that cannot be read or analysed gets no label and is listed with its
+    reason in the result's ``skipped``.
     """
     clips = machine_clips(ds, machine, splits)
     if feature == "envelope" and band is None:
         band = suggest_band(clips["path"].tolist(), cancel=cancel)
-    vectors = clip_features(clips, feature, band, run, stage(progress, 0, 2, "features"), cancel)
+    vectors, clips, skipped = readable_features(clips, feature, band, run,
+                                                stage(progress, 0, 2, "features"), cancel)
     groups = clips.groupby("domain").indices if per_domain else {"": np.arange(len(clips))}
     labels, diagnostics = {}, []
     for g, (domain, rows) in enumerate(groups.items()):
@@ -219,4 +281,4 @@ def cluster_machine(ds: Dataset, machine: str, feature: str = "spectrum", method
               "reduction": reduction, "n_components": n_components, "per_domain": per_domain,
               "splits": list(splits), "band": list(band) if band else None,
               "run": str(run) if run else None, "seed": seed}
-    return ClusterResult(labels, diagnostics, params)
+    return ClusterResult(labels, diagnostics, params, skipped)

@@ -14,8 +14,8 @@ from sklearn.mixture import GaussianMixture
 from asdcore import audio, dsp
 from asdcore.audio import SAMPLE_RATE
 from asdcore.dataset import Dataset
-from asdcore.errors import ASDError
-from asdcore.labels.selection import load_each, machine_clips
+from asdcore.errors import ASDError, Cancelled, DiskFull
+from asdcore.labels.selection import load_each, machine_clips, unusable_reason
 from asdcore.progress import CancelFn, ProgressFn, check_cancel, report, stage
 
 BAND_SAMPLE_CLIPS = 16  # clips whose kurtograms are averaged to suggest a band
@@ -40,26 +40,38 @@ class EnvelopeResult:
     criterion: str
     scores: dict[int, float] = field(default_factory=dict)
     params: dict = field(default_factory=dict)
+    # clips left unlabelled because they could not be read or analysed: {"file", "reason"}
+    skipped: list[dict] = field(default_factory=list)
 
 
 def suggest_band(paths: list[str], fmin: float = 0.0, fmax: float | None = None,
                  progress: ProgressFn | None = None, cancel: CancelFn | None = None) -> dsp.Band:
     """The band where a machine's clips are most impulsive: the maximum of the mean kurtogram
     of up to `BAND_SAMPLE_CLIPS` clips spread over ``paths`` (their first `BAND_SAMPLE_SECONDS`),
-    its centre in [fmin, fmax]."""
+    its centre in [fmin, fmax]. Clips that cannot be read, or are too short for the kurtogram's
+    longest window, are left out; raises `ASDError` when none is left."""
     if not paths:
         raise ASDError("There are no clips to suggest a band from.")
     chosen = np.unique(np.linspace(0, len(paths) - 1, min(BAND_SAMPLE_CLIPS, len(paths))).astype(int))
-    total = None
+    grams, reasons = [], []
     for i, index in enumerate(chosen):
         check_cancel(cancel)
-        kurtosis, freqs, bandwidths = dsp.kurtogram(
-            audio.load(paths[index], seconds=BAND_SAMPLE_SECONDS), SAMPLE_RATE)
-        if total is not None and kurtosis.shape != total.shape:
-            raise ASDError(f"{paths[index]} is too short to compare with the other clips' kurtograms.")
-        total = kurtosis if total is None else total + kurtosis
+        try:
+            grams.append(dsp.kurtogram(audio.load(paths[index], seconds=BAND_SAMPLE_SECONDS),
+                                       SAMPLE_RATE))
+        except (Cancelled, DiskFull):
+            raise
+        except ASDError as err:  # unreadable, or too short: the other clips decide
+            reasons.append(f"{paths[index]}: {unusable_reason(paths[index], err)}")
         report(progress, i + 1, len(chosen), "kurtogram")
-    return dsp.best_band(total / len(chosen), freqs, bandwidths, fmin, fmax)
+    if not grams:
+        raise ASDError(f"No clip could be read for a kurtogram; the first: {reasons[0]}.")
+    # a short clip has fewer window lengths: average the clips that have them all
+    rows = max(kurtosis.shape[0] for kurtosis, _, _ in grams)
+    full = [gram for gram in grams if gram[0].shape[0] == rows]
+    _, freqs, bandwidths = full[0]
+    mean = np.mean([kurtosis for kurtosis, _, _ in full], axis=0)
+    return dsp.best_band(mean, freqs, bandwidths, fmin, fmax)
 
 
 def frequency_groups(frequencies: np.ndarray, k: int | str = "auto", k_max: int = DEFAULT_K_MAX,
@@ -104,7 +116,10 @@ def envelope_labels(ds: Dataset, machine: str, band: dsp.Band | None = None, fmi
 
     ``band`` defaults to the kurtogram's suggestion; the fundamental is searched in
     [fmin, fmax] (`dsp.characteristic_frequency`), then the frequencies are grouped
-    (`frequency_groups`) and each group named after its median frequency.
+    (`frequency_groups`) and each group named after its median frequency. Each clip is
+    analysed on its first `selection.ANALYSIS_SECONDS` (a long recording on its beginning); a
+    clip that cannot be read or analysed gets no label and is listed with its reason in the
+    result's ``skipped``.
     """
     clips = machine_clips(ds, machine, splits)
     paths = clips["path"].tolist()
@@ -118,8 +133,10 @@ def envelope_labels(ds: Dataset, machine: str, band: dsp.Band | None = None, fmi
         spectrum, freqs = dsp.envelope_spectrum(y, SAMPLE_RATE, band, fmax=spectrum_fmax)
         return dsp.characteristic_frequency(spectrum, freqs, fmin, fmax, n_harmonics)
 
-    found = load_each(paths, estimate, stage(progress, 1, 2, "characteristic frequencies"),
-                      cancel, "characteristic frequencies")
+    found, unusable = load_each(paths, estimate, stage(progress, 1, 2, "characteristic frequencies"),
+                                cancel, "characteristic frequencies")
+    skipped = [{"file": clips["file"].iloc[i], "reason": reason} for i, reason in unusable.items()]
+    clips = clips.drop(index=clips.index[list(unusable)]).reset_index(drop=True)
     frequencies, salience = found[:, 0], found[:, 1]
     groups, criterion, scores = frequency_groups(frequencies, k, k_max, seed)
     centres = [float(np.median(frequencies[groups == g])) for g in range(groups.max() + 1)]
@@ -132,4 +149,5 @@ def envelope_labels(ds: Dataset, machine: str, band: dsp.Band | None = None, fmi
         centres=dict(zip(names, centres)), band=band, k=len(names), criterion=criterion,
         scores=scores,
         params={"band": list(band), "fmin": fmin, "fmax": fmax, "n_harmonics": n_harmonics,
-                "k": k, "k_max": k_max, "splits": list(splits), "seed": seed})
+                "k": k, "k_max": k_max, "splits": list(splits), "seed": seed},
+        skipped=skipped)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable
 
@@ -10,7 +11,7 @@ import pandas as pd
 
 from asdcore import audio
 from asdcore.dataset import Dataset
-from asdcore.errors import ASDError
+from asdcore.errors import ASDError, Cancelled, DiskFull
 from asdcore.progress import CancelFn, ProgressFn, check_cancel, report
 
 # Labels become class names in training and cells in CSV files: keep them plain.
@@ -47,12 +48,42 @@ def machine_clips(ds: Dataset, machine: str, splits: Iterable[str] = ("train",))
     return chosen.reset_index(drop=True)
 
 
+# Labelling analyses at most the first minute of a clip: any DCASE clip whole (6-18 s), while a
+# stray hour-long recording is labelled on its beginning instead of being decoded whole (or
+# refused, which aborted the labelling of its whole machine).
+ANALYSIS_SECONDS = 60.0
+
+
 def load_each(paths: list[str], compute, progress: ProgressFn | None = None,
-              cancel: CancelFn | None = None, message: str = "") -> np.ndarray:
-    """``compute(waveform)`` for every clip at the project rate, stacked into one array."""
-    rows = []
+              cancel: CancelFn | None = None, message: str = "",
+              seconds: float = ANALYSIS_SECONDS) -> tuple[np.ndarray, dict[int, str]]:
+    """``compute(waveform)`` for the first ``seconds`` of every clip at the project rate:
+    ``(rows stacked, skipped)``.
+
+    A clip that cannot be read (removed or damaged since the scan) or analysed (too short for
+    ``compute``) is skipped, not fatal: ``skipped`` maps its index in ``paths`` to the reason,
+    and it has no row. Raises `ASDError` when no clip at all can be used.
+    """
+    rows, skipped = [], {}
     for i, path in enumerate(paths):
         check_cancel(cancel)
-        rows.append(compute(audio.load(path)))
+        try:
+            rows.append(compute(audio.load(path, seconds=seconds)))
+        except (Cancelled, DiskFull):
+            raise
+        except ASDError as err:
+            skipped[i] = unusable_reason(path, err)
+        except ValueError as err:  # e.g. a clip of a few samples for a filter
+            skipped[i] = f"cannot be analysed ({err})"
         report(progress, i + 1, len(paths), message)
-    return np.stack(rows)
+    if not rows:
+        raise ASDError(f"None of the {len(paths)} clips could be used; the first: "
+                       f"{paths[0]}: {skipped[0]}.")
+    return np.stack(rows), skipped
+
+
+def unusable_reason(path: str | os.PathLike, err: Exception) -> str:
+    """An error's sentence about ``path`` without the path it repeats ("Cannot read P: ...")."""
+    text = str(err).rstrip(".")
+    prefix = f"Cannot read {path}: "
+    return ("cannot be read: " + text[len(prefix):]) if text.startswith(prefix) else text
