@@ -43,11 +43,17 @@ def dataset_root() -> Path:
     if chosen is not None:
         return chosen
     root = workspace.demo_dataset_path()
-    if not (root / synth.MANIFEST_NAME).is_file():
-        bar = StreamlitProgress("Generating the built-in demo dataset (first start only)")
-        synth.generate(root, preset=workspace.demo_preset(), seed=workspace.DEFAULT_DEMO_SEED,
-                       progress=bar)
-        bar.clear()
+    # Checked in full (manifest, every clip's size) once per session, then only for the
+    # manifest, so a page rerun stays cheap; a damaged demo is rebuilt (workspace.ensure_demo).
+    if st.session_state.get("_demo_checked") != str(root) or \
+            not (root / synth.MANIFEST_NAME).is_file():
+        if not workspace.demo_ready():
+            bar = StreamlitProgress("Generating the built-in demo dataset (first start only)")
+            try:
+                workspace.ensure_demo(progress=bar)
+            finally:
+                bar.clear()
+        st.session_state["_demo_checked"] = str(root)
     return root
 
 

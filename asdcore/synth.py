@@ -11,7 +11,8 @@ subtle faults of varying severity.
 Every clip draws its randomness from its own generator seeded by (seed, machine, split, domain,
 label, index), so the bytes written do not depend on the number of worker processes or on the
 order of work. The tree is built in a hidden sibling folder and renamed into place at the end:
-a killed generation never leaves a half dataset behind.
+a killed generation never leaves a half dataset behind, and the hidden folder it leaves is
+removed by the next generation of that dataset.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import shutil
 import tempfile
 import zlib
@@ -649,7 +651,7 @@ def _counts(clips: list[Clip]) -> dict[str, int]:
         for c in clips))
 
 
-def _manifest(preset: SynthPreset, seed: int, clips: list[Clip]) -> dict:
+def _manifest(preset: SynthPreset, seed: int, clips: list[Clip], raw: Path) -> dict:
     return {
         "generator": GENERATOR_NAME,
         "version": GENERATOR_VERSION,
@@ -659,8 +661,18 @@ def _manifest(preset: SynthPreset, seed: int, clips: list[Clip]) -> dict:
         "preset_parameters": asdict(preset),
         "counts": {m: _counts([c for c in clips if c.machine == m]) for m in MACHINES},
         "total_clips": len(clips),
+        # bytes of every clip file per machine (all of a machine's clips have one length), so
+        # a missing or truncated clip is found by its size without reading any audio
+        "clip_bytes": {m: _uniform_size(raw, [c for c in clips if c.machine == m])
+                       for m in MACHINES},
         "complete": True,
     }
+
+
+def _uniform_size(raw: Path, clips: list[Clip]) -> int | None:
+    """The size in bytes shared by the files of ``clips``, or None when they differ."""
+    sizes = {(raw / c.relpath).stat().st_size for c in clips}
+    return sizes.pop() if len(sizes) == 1 else None
 
 
 def read_manifest(out: str | os.PathLike) -> dict | None:
@@ -671,6 +683,40 @@ def read_manifest(out: str | os.PathLike) -> dict | None:
         return None
     ours = isinstance(manifest, dict) and manifest.get("generator") == GENERATOR_NAME
     return manifest if ours and manifest.get("complete") is True else None
+
+
+def damaged_clips(out: str | os.PathLike, manifest: dict | None = None) -> list[str]:
+    """The clips (paths relative to ``dev_data/raw``) of the dataset in ``out`` that are
+    missing or not of the size its manifest records (truncated, replaced...). Only sizes are
+    compared (one ``stat`` per clip, about 10 ms for the demo), never the audio. An empty list
+    when the manifest records no sizes (datasets written before it did) or names no preset."""
+    manifest = read_manifest(out) if manifest is None else manifest
+    sizes = (manifest or {}).get("clip_bytes")
+    preset = PRESETS.get(str((manifest or {}).get("preset")))
+    if not isinstance(sizes, dict) or preset is None:
+        return []
+    raw, damaged = Path(out, "dev_data", "raw"), []
+    for machine in MACHINES:
+        expected = sizes.get(machine)
+        if not isinstance(expected, int):
+            continue
+        for clip in plan_machine(machine, preset):
+            try:
+                if os.stat(raw / clip.relpath).st_size != expected:
+                    damaged.append(clip.relpath)
+            except OSError:
+                damaged.append(clip.relpath)
+    return damaged
+
+
+def is_dataset(out: str | os.PathLike, preset: str, seed: int, check_clips: bool = True) -> bool:
+    """Whether ``out`` holds the complete dataset ``preset``/``seed`` of this generator version,
+    with (``check_clips``) every clip file present at its recorded size."""
+    existing = read_manifest(out)
+    if not existing or (existing.get("preset"), existing.get("seed"),
+                        existing.get("version")) != (preset, seed, GENERATOR_VERSION):
+        return False
+    return not (check_clips and damaged_clips(out, existing))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -689,16 +735,34 @@ def _default_workers(clips: list[Clip]) -> int:
 
 def generate(out: str | os.PathLike, preset: str = "demo", seed: int = 0,
              progress: ProgressFn | None = None, cancel: CancelFn | None = None,
-             workers: int | None = None) -> Path:
+             workers: int | None = None, managed: bool = False) -> Path:
     """Write the synthetic dataset ``preset`` into the folder ``out`` and return ``out``.
 
     Writes ``out/dev_data/raw/<machine>/{train,test,supplemental}/*.wav``, each machine's
     ``attributes_00.csv`` (and, for the attribute-less machines, the ground truth
-    ``attributes_correspondence.csv``) and the manifest ``out/asd_demo.json``. When ``out``
-    already holds this very dataset (preset, seed, generator version) nothing is done; an older
-    dataset from this generator is replaced; any other non-empty folder is refused.
-    ``workers`` threads render the clips (default: the available cores for large presets,
-    one for small ones); the bytes written do not depend on it.
+    ``attributes_correspondence.csv``) and the manifest ``out/asd_demo.json``, which records
+    the size of every clip file.
+
+    What happens to an existing ``out``:
+
+    - it holds this very dataset (preset, seed, generator version, every clip at its recorded
+      size): nothing is done;
+    - its manifest is this generator's (another preset, seed or version, or clips missing or
+      truncated): it is replaced;
+    - it is empty: it is filled;
+    - anything else (no manifest, or a damaged one) is refused, so a folder of the user's own
+      is never touched, even one laid out like a DCASE dataset (real DCASE data is). Only with
+      ``managed`` (the app's own demo in ``cache/demo/``, `workspace.ensure_demo`; never the
+      command line's ``demo OUT``) is such a folder replaced too, and only when it holds
+      nothing but what generation writes (``dev_data/raw/<machine>`` folders of this
+      generator's machine names and the manifest), no symbolic link at its top.
+
+    Replacing builds the new tree beside ``out`` and swaps it in, so ``out`` is never half
+    written. Generation holds a lock on ``out``'s parent folder; holding it, it first removes
+    the hidden staging folders (``.<name>.partial-*``, ``.<name>.old-*``) that a killed
+    generation of ``out`` left behind (no live generator can own them). ``workers`` threads
+    render the clips (default: the available cores for large presets, one for small ones); the
+    bytes written do not depend on it.
     """
     out = Path(out)
     if preset not in PRESETS:
@@ -706,20 +770,53 @@ def generate(out: str | os.PathLike, preset: str = "demo", seed: int = 0,
     if not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ASDError(f"The seed must be a non-negative integer, not {seed!r}.")
     spec, seed = PRESETS[preset], int(seed)
-    if _is_this_dataset(out, preset, seed):
+    if is_dataset(out, preset, seed):
         return out
     # Several app sessions (browser tabs) may ask for the demo at once: one generates it, the
     # others wait and then find it complete.
     with _exclusive_lock(out, progress):
-        if _is_this_dataset(out, preset, seed):
+        _remove_leftovers(out)
+        if is_dataset(out, preset, seed):
             return out
-        return _generate_unlocked(out, spec, preset, seed, progress, cancel, workers)
+        return _generate_unlocked(out, spec, preset, seed, progress, cancel, workers, managed)
 
 
-def _is_this_dataset(out: Path, preset: str, seed: int) -> bool:
-    existing = read_manifest(out)
-    return bool(existing) and (existing.get("preset"), existing.get("seed"),
-                               existing.get("version")) == (preset, seed, GENERATOR_VERSION)
+def _leftover_pattern(out: Path) -> re.Pattern:
+    """Names of the hidden folders generation of ``out`` makes beside it (`tempfile.mkdtemp`
+    adds 8 characters)."""
+    return re.compile(rf"\.{re.escape(out.name)}\.(partial|old)-[a-z0-9_]{{8}}")
+
+
+def _remove_leftovers(out: Path) -> None:
+    """Remove what a killed generation of ``out`` left beside it: its staging folder
+    (``.<name>.partial-*``) or the retired older dataset (``.<name>.old-*``). Call only while
+    holding `_exclusive_lock`: then no live generator of ``out`` exists to own them."""
+    pattern = _leftover_pattern(out)
+    try:
+        entries = list(os.scandir(out.parent))
+    except OSError:
+        return
+    for entry in entries:
+        if pattern.fullmatch(entry.name) and entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path, ignore_errors=True)
+
+
+def _only_generated_content(out: Path) -> bool:
+    """Whether the folder ``out`` holds nothing but what generation writes: the manifest and
+    ``dev_data/raw/<machine>`` folders of this generator's machines (any files inside those:
+    a damaged dataset may miss some or hold stray ones). Not for a symbolic link."""
+    if out.is_symlink():
+        return False
+    allowed = {out: {"dev_data", MANIFEST_NAME}, out / "dev_data": {"raw"},
+               out / "dev_data" / "raw": set(MACHINES)}
+    for folder, names in allowed.items():
+        if not folder.exists():
+            continue
+        if folder.is_symlink() or not folder.is_dir():
+            return False
+        if any(entry.name not in names for entry in os.scandir(folder)):
+            return False
+    return True
 
 
 @contextlib.contextmanager
@@ -741,13 +838,17 @@ def _exclusive_lock(out: Path, progress: ProgressFn | None):
 
 def _generate_unlocked(out: Path, spec: SynthPreset, preset: str, seed: int,
                        progress: ProgressFn | None, cancel: CancelFn | None,
-                       workers: int | None) -> Path:
+                       workers: int | None, managed: bool = False) -> Path:
     existing = read_manifest(out)
     if out.exists() and not out.is_dir():
         raise ASDError(f"{out} exists and is not a folder.")
     if out.is_dir() and existing is None and any(out.iterdir()):
-        raise ASDError(f"{out} is not empty and does not hold a generated demo dataset; "
-                       "choose an empty or new folder.")
+        if not managed:
+            raise ASDError(f"{out} is not empty and does not hold a generated demo dataset; "
+                           "choose an empty or new folder.")
+        if not _only_generated_content(out):
+            raise ASDError(f"{out} holds files the demo generator did not write, so it is not "
+                           "rebuilt; move them elsewhere or delete the folder.")
 
     clips = [clip for machine in MACHINES for clip in plan_machine(machine, spec)]
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -765,7 +866,7 @@ def _generate_unlocked(out: Path, spec: SynthPreset, preset: str, seed: int,
             if machine in HIDDEN_ATTRIBUTE_MACHINES:
                 write_text(raw / machine / "attributes_correspondence.csv",
                            _correspondence_table(own))
-        write_json(staging / MANIFEST_NAME, _manifest(spec, seed, clips))
+        write_json(staging / MANIFEST_NAME, _manifest(spec, seed, clips, raw))
         check_cancel(cancel)
         _move_into_place(staging, out)
     finally:

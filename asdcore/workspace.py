@@ -48,6 +48,30 @@ def demo_dataset_path(preset: str | None = None, seed: int = DEFAULT_DEMO_SEED) 
     return cache_dir() / "demo" / f"{preset}-seed{seed}"
 
 
+def demo_ready() -> bool:
+    """Whether the app's demo dataset is complete: the manifest of its preset and seed, and
+    every clip file at the size the manifest records (file sizes only, never the audio: about
+    10 ms for the demo)."""
+    from asdcore import synth  # numpy and scipy: only when the demo is asked for
+
+    return synth.is_dataset(demo_dataset_path(), demo_preset(), DEFAULT_DEMO_SEED)
+
+
+def ensure_demo(progress=None, cancel=None) -> Path:
+    """The app's demo dataset, generated when it is missing or not complete, and returned.
+
+    The demo in ``cache/demo/`` is the app's own derived data, so a damaged one is rebuilt
+    (`synth.generate` with ``managed``): a missing or unreadable manifest, one of another
+    preset or seed, clips missing or truncated. The new one is built beside it and swapped in.
+    A folder there that holds files the generator did not write is refused instead (an
+    `ASDError` saying so): the app never deletes what it did not make.
+    """
+    from asdcore import synth
+
+    return synth.generate(demo_dataset_path(), preset=demo_preset(), seed=DEFAULT_DEMO_SEED,
+                          progress=progress, cancel=cancel, managed=True)
+
+
 def chosen_dataset() -> Path | None:
     """The dataset folder the user chose, or None for the built-in demo."""
     path = load_settings().get("dataset")
