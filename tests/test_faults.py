@@ -32,6 +32,7 @@ from asdcore import cli as asd_cli
 from asdcore import dataset, pipeline, projection, results, runs
 from asdcore.errors import ASDError
 from asdcore.labels import LabelStore
+from long_audio import PEAK_MEMORY_PRELUDE, write_long
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAINING_PAGE = str(ROOT / "pages" / "3_Training.py")
@@ -412,23 +413,12 @@ def test_a_dataset_with_broken_files_lists_them_and_the_rest_trains_scores_and_e
 # --- 6. an hour-long clip ------------------------------------------------------------------------
 
 HOUR_S = 3600
-MEMORY_DRIVER = """
+MEMORY_DRIVER = PEAK_MEMORY_PRELUDE + """
 import json, sys
 import ui
 from asdcore import audio, dsp
 from asdcore.cli import main
 from asdcore.labels import suggest_band
-
-def status_mb(field):
-    with open("/proc/self/status") as status:
-        return next(int(line.split()[1]) / 1024 for line in status if line.startswith(field))
-
-def extra_mb(work):  # the peak memory ``work`` adds to what the process holds
-    with open("/proc/self/clear_refs", "w") as clear:
-        clear.write("5")  # resets the peak (VmHWM) to the current size
-    before = status_mb("VmRSS:")
-    value = work()
-    return value, status_mb("VmHWM:") - before
 
 def spectra_page(path):  # what pages/1_Spectra.py computes for the clip it inspects
     y = ui.load_audio(path)
@@ -454,15 +444,6 @@ print(json.dumps({"train_rc": train_rc, "score_rc": score_rc, "pipeline_extra_mb
 """
 
 
-def _write_hour(path: Path, like: Path) -> None:
-    """An hour of a real clip repeated, written in 10 s blocks (the test stays small)."""
-    y, _ = sf.read(like, dtype="float32")
-    block = np.tile(y, -(-10 * SR // len(y)))[:10 * SR]
-    with sf.SoundFile(path, "w", SR, 1, "PCM_16") as out:
-        for _ in range(HOUR_S // 10):
-            out.write(block)
-
-
 def test_an_hour_long_clip_is_read_only_as_far_as_needed_in_bounded_memory(
         isolated, tiny_data, tmp_path):
     from asdcore import workspace
@@ -471,7 +452,7 @@ def test_an_hour_long_clip_is_read_only_as_far_as_needed_in_bounded_memory(
     fan = data / "dev_data" / "raw" / "fan"
     like = min((fan / "train").glob("*.wav"))
     hour = fan / "train" / "section_00_source_train_normal_0999_m-n_W_spd_20.wav"
-    _write_hour(hour, like)
+    write_long(hour, like, HOUR_S)
     hour_test = fan / "test" / "section_00_source_test_normal_0999_m-n_W_spd_20.wav"
     os.link(hour, hour_test)
     assert hour.stat().st_size > 100e6

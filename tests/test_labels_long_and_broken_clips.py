@@ -11,13 +11,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 import soundfile as sf
 
 from asdcore import cli, dataset
 from asdcore.labels import cluster_machine, envelope_labels, read_label_csv
 from asdcore.labels.selection import ANALYSIS_SECONDS
+from long_audio import PEAK_MEMORY_PRELUDE, write_long
 
 ROOT = Path(__file__).resolve().parents[1]
 SR = 16_000
@@ -35,16 +35,6 @@ def train_folder(data: Path) -> Path:
 
 
 LONG_NAME = "section_00_source_train_normal_0999_noAttribute.wav"
-
-
-def write_long(path: Path, like: Path, seconds: int) -> None:
-    """``seconds`` of a real clip repeated, written in 10 s blocks (16 kHz mono PCM16)."""
-    y, sr = sf.read(like, dtype="float32")
-    assert sr == SR and seconds % 10 == 0
-    block = np.tile(y, -(-10 * SR // len(y)))[:10 * SR]
-    with sf.SoundFile(path, "w", SR, 1, "PCM_16") as out:
-        for _ in range(seconds // 10):
-            out.write(block)
 
 
 def write_truncated_flac(path: Path, like: Path) -> None:
@@ -124,20 +114,9 @@ def test_a_machine_with_no_usable_clip_is_one_clear_error(tiny_data, tmp_path):
 
 # --- an hour-long clip is labelled on its first minute, in bounded memory -------------------
 
-MEMORY_DRIVER = """
+MEMORY_DRIVER = PEAK_MEMORY_PRELUDE + """
 import json, sys
 from asdcore.cli import main
-
-def status_mb(field):
-    with open("/proc/self/status") as status:
-        return next(int(line.split()[1]) / 1024 for line in status if line.startswith(field))
-
-def extra_mb(work):  # the peak memory ``work`` adds to what the process holds
-    with open("/proc/self/clear_refs", "w") as clear:
-        clear.write("5")  # resets the peak (VmHWM) to the current size
-    before = status_mb("VmRSS:")
-    value = work()
-    return value, status_mb("VmHWM:") - before
 
 def label(how, data, out=None):
     return main(["label", how, data, "--machine", "bearing", *(["--out", out] if out else [])])
