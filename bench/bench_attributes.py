@@ -4,8 +4,8 @@ Pseudo-labels for attribute-less machines did not raise the seed system's score 
 (bench_pseudo_labels.py). This asks the question behind it: train the seed system on the demo
 as it is (4 of 7 machines with their true attributes), and on a copy in which every machine's
 attributes are hidden (train, test and supplemental file names end in ``noAttribute``, no
-attribute tables: machine x section x domain classes only). If the true attributes do not help either, pseudo-labels that
-recover them cannot be expected to.
+attribute tables: machine x section x domain classes only). If the true attributes do not
+help either, pseudo-labels that recover them cannot be expected to.
 
 The copy is made of hard links (no audio is duplicated) next to the demo in the cache.
 
@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import results  # noqa: E402
 from bench.bench_baselines import demo_dataset, table  # noqa: E402
-from bench.bench_seed import seed_system  # noqa: E402
+from bench.bench_seed import record, seed_system  # noqa: E402
 
 # section_SS_<domain>_<split>_<label>_<NNNN>_<attributes>.wav -> ..._<NNNN>_noAttribute.wav
 _ATTRIBUTES = re.compile(r"^(section_\d+_[a-z]+_[a-z]+_[a-z]+_\d+)_.+\.wav$")
@@ -68,11 +68,8 @@ def main() -> None:
             config = {"epochs": args.epochs, "seed": seed, "num_threads": args.threads}
             system = seed_system(data, f"attrbench-{variant.split()[0]}-{seed}", config)
             classes.setdefault(variant, []).append(system["n_classes"])
-            for backend, summary in system["scores"].items():
-                rows.setdefault(f"seed system, {variant} + {backend}", []).append(summary)
-            print(f"seed {seed}, {variant}: {system['n_classes']} classes, "
-                  + ", ".join(f"{b} {s['official_score']:.4f}" for b, s in system["scores"].items()),
-                  flush=True)
+            scores = record(rows, system, f"seed system, {variant}")
+            print(f"seed {seed}, {variant}: {system['n_classes']} classes, {scores}", flush=True)
     body = (f"Demo preset, dataset and model seeds {args.seeds}, seed system with its CPU defaults, "
             f"{args.epochs} epoch(s), {args.threads} thread(s). Classes per run: "
             + "; ".join(f"{variant} {counts}" for variant, counts in classes.items())

@@ -79,6 +79,14 @@ def seed_system(data: Path, name: str, model_config: dict) -> dict:
             "n_classes": len(meta["classes"]), "width": meta["config"]["width"]}
 
 
+def record(rows: dict[str, list[dict]], system: dict, label: str) -> str:
+    """Add ``system``'s score summaries to ``rows`` as "<label> + <backend>"; returns a one-line
+    report of its official scores for the console."""
+    for backend, summary in system["scores"].items():
+        rows.setdefault(f"{label} + {backend}", []).append(summary)
+    return ", ".join(f"{b} {s['official_score']:.4f}" for b, s in system["scores"].items())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import results  # noqa: E402
 from bench.bench_baselines import demo_dataset, table  # noqa: E402
-from bench.bench_seed import seed_system  # noqa: E402
+from bench.bench_seed import record, seed_system  # noqa: E402
 
 
 def main() -> None:
@@ -46,11 +46,8 @@ def main() -> None:
             config = {**settings, "seed": seed, "num_threads": args.threads}
             tag = name.split(" ")[0] if "control" not in name else "control"
             system = seed_system(demo_dataset(seed), f"epochbench-{tag}-{seed}", config)
-            for backend, summary in system["scores"].items():
-                rows.setdefault(f"seed system, {name} + {backend}", []).append(summary)
-            print(f"{name}, seed {seed}: train {system['train_s']:.0f} s, "
-                  + ", ".join(f"{b} {s['official_score']:.4f}" for b, s in system["scores"].items()),
-                  flush=True)
+            scores = record(rows, system, f"seed system, {name}")
+            print(f"{name}, seed {seed}: train {system['train_s']:.0f} s, {scores}", flush=True)
     body = (f"Demo preset, dataset and model seeds {args.seeds}, seed system with its CPU "
             f"defaults but the epochs named ({args.threads} thread(s)).\n\n" + table(rows))
     print(body, flush=True)
