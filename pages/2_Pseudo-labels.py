@@ -20,8 +20,9 @@ import ui
 from asdcore import audio, dsp, runs, viz
 from asdcore.dataset import Dataset
 from asdcore.errors import ASDError
-from asdcore.labels import (FEATURES, METHODS, LabelStore, clip_features, cluster_machine,
-                            envelope_labels, label_csv_text, label_quality, machine_clips, reduce)
+from asdcore.labels import (FEATURES, METHODS, LabelStore, cluster_machine,
+                            envelope_labels, label_csv_text, label_quality, machine_clips,
+                            readable_features, reduce)
 from asdcore.labels.bands import BandStore, check_band
 from asdcore.labels.edits import editor_changes, merge_changes, relabel_changes, split_changes
 from asdcore.plot_events import selected_clip_ids
@@ -37,11 +38,13 @@ UMAP_AVAILABLE = importlib.util.find_spec("umap") is not None  # found, not impo
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def map_vectors(clips: pd.DataFrame, feature: str, band: tuple[float, float] | None,
-                run: str | None) -> np.ndarray:
+                run: str | None) -> tuple[np.ndarray, list[str], list[dict]]:
+    """The map's features of the clips that can be analysed: ``(vectors, their files in clip
+    order, the skipped clips with their reasons)``."""
     bar = ui.StreamlitProgress(f"Computing {feature} features for the map")
-    vectors = clip_features(clips, feature, band, run, progress=bar)
+    vectors, kept, skipped = readable_features(clips, feature, band, run, progress=bar)
     bar.clear()
-    return vectors
+    return vectors, kept["file"].tolist(), skipped
 
 
 @st.cache_data(show_spinner="Projecting the clips (UMAP's first run in a session compiles "
@@ -169,8 +172,9 @@ def show_result(result: dict, clips: pd.DataFrame, store: LabelStore, result_key
 
 
 def label_map(clips: pd.DataFrame, saved: dict, result: dict | None, map_key: str,
-              map_source: tuple) -> tuple[list[str], np.ndarray]:
-    """The 2-D map coloured by label; returns the selected clip ids and the map's features."""
+              map_source: tuple) -> tuple[list[str], np.ndarray, pd.DataFrame]:
+    """The 2-D map coloured by label; returns the selected clip ids, the map's features and
+    the clips on the map (row i has vector i: a clip that cannot be analysed is left off)."""
     feature, band, run = map_source
     reductions = ["pca", "umap"] if UMAP_AVAILABLE else ["pca"]
     left, right = st.columns(2)
@@ -178,7 +182,13 @@ def label_map(clips: pd.DataFrame, saved: dict, result: dict | None, map_key: st
                            format_func=str.upper)
     colour_by = right.radio("Colour by", ["unsaved result", "saved labels"], horizontal=True,
                             key="pl_colour_by") if result else "saved labels"
-    vectors = map_vectors(clips[["path", "file", "machine"]], feature, band, run)
+    vectors, kept_files, skipped = map_vectors(clips[["path", "file", "machine"]], feature,
+                                               band, run)
+    if skipped:
+        st.warning(f"{len(skipped)} clip(s) could not be analysed and are not on the map: "
+                   + "; ".join(f"{s['file']} ({s['reason']})" for s in skipped[:5])
+                   + (" ..." if len(skipped) > 5 else ""))
+    clips = clips[clips["file"].isin(kept_files)].reset_index(drop=True)
     points = map_points(vectors, reduction)
     labels = result["labels"] if colour_by == "unsaved result" else saved
     table = pd.DataFrame({"x": points[:, 0], "y": points[:, 1], "clip_id": clips["clip_id"],
@@ -190,7 +200,7 @@ def label_map(clips: pd.DataFrame, saved: dict, result: dict | None, map_key: st
                f"{colour_by}. Draw a lasso or a box to select clips.")
     event = st.plotly_chart(viz.embedding_map_figure(table, "label"), key=map_key,
                             on_select="rerun", selection_mode=("box", "lasso"), width="stretch")
-    return selected_clip_ids(event), vectors
+    return selected_clip_ids(event), vectors, clips
 
 
 def relabel_selection(store: LabelStore, files: list[str]) -> None:
@@ -369,15 +379,15 @@ def page() -> None:
 
     st.subheader("2. Map")
     try:
-        ids, vectors = label_map(clips, saved, result, f"pl_map_chart_{machine}",
-                                 result["map"] if result else ("spectrum", None, None))
+        ids, vectors, mapped = label_map(clips, saved, result, f"pl_map_chart_{machine}",
+                                         result["map"] if result else ("spectrum", None, None))
     except ASDError as err:
         st.error(str(err))
         return
     st.subheader("3. Selected clips")
     selected_clips(clips, ids, saved, store)
     st.subheader("4. Merge or split labels")
-    merge_and_split(clips, saved, vectors, store)
+    merge_and_split(mapped, saved, vectors, store)
     st.subheader("5. Label table")
     label_table(clips, store, result)
     st.subheader("6. History, agreement and export")

@@ -105,3 +105,28 @@ def test_every_machine_with_attributes_is_said_not_raised(isolated, tiny_data):
     at.sidebar.selectbox(key="pl_machine").set_value("fan").run()
     assert not at.exception
     assert at.sidebar.selectbox(key="pl_machine").value == "fan"
+
+
+def test_a_clip_that_cannot_be_decoded_is_left_off_the_map_and_the_page_works(
+        fresh_app, tiny_data):
+    import shutil
+
+    from asdcore import workspace
+    from audio_files import write_truncated_flac
+
+    data = fresh_app / "data"
+    shutil.copytree(tiny_data / "dev_data" / "raw" / "bearing",
+                    data / "dev_data" / "raw" / "bearing")
+    train = data / "dev_data" / "raw" / "bearing" / "train"
+    broken = train / "section_00_source_train_normal_0998_noAttribute.flac"
+    write_truncated_flac(broken, min(train.glob("*.wav")))
+    workspace.choose_dataset(data)
+    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    assert not at.exception
+    assert any("not on the map" in w.value and broken.name in w.value for w in at.warning)
+    assert not at.error
+    assert [s.value for s in at.subheader][-1].startswith("6.")  # the page ran to its end
+    _click(at, "Run clustering")
+    _click(at, "Save these labels")
+    labels = LabelStore(data / "dev_data" / "raw" / "bearing").labels()
+    assert len(labels) == len(list(train.glob("*.wav")))  # every readable clip, not the broken

@@ -32,7 +32,7 @@ from asdcore import cli as asd_cli
 from asdcore import dataset, pipeline, projection, results, runs
 from asdcore.errors import ASDError
 from asdcore.labels import LabelStore
-from long_audio import PEAK_MEMORY_PRELUDE, write_long
+from audio_files import PEAK_MEMORY_PRELUDE, write_long
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAINING_PAGE = str(ROOT / "pages" / "3_Training.py")

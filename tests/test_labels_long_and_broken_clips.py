@@ -17,7 +17,7 @@ import soundfile as sf
 from asdcore import cli, dataset
 from asdcore.labels import cluster_machine, envelope_labels, read_label_csv
 from asdcore.labels.selection import ANALYSIS_SECONDS
-from long_audio import PEAK_MEMORY_PRELUDE, write_long
+from audio_files import PEAK_MEMORY_PRELUDE, write_long, write_truncated_flac
 
 ROOT = Path(__file__).resolve().parents[1]
 SR = 16_000
@@ -35,14 +35,6 @@ def train_folder(data: Path) -> Path:
 
 
 LONG_NAME = "section_00_source_train_normal_0999_noAttribute.wav"
-
-
-def write_truncated_flac(path: Path, like: Path) -> None:
-    """A FLAC file whose header is intact (the scan accepts it) but whose audio stops half-way:
-    decoding it fails ("flac decoder lost sync")."""
-    y, _ = sf.read(like, dtype="float32")
-    sf.write(path, y, SR, format="FLAC")
-    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
 
 
 # --- an unreadable clip is skipped, named, and the others are labelled ----------------------

@@ -1,5 +1,5 @@
-"""Helpers of the long-recording tests: an hour-long clip written in blocks, and the peak
-memory a piece of work adds, measured inside a child process."""
+"""Audio files for tests: an hour-long clip written in blocks, a clip the scan accepts but no
+decoder can read, and the peak memory a piece of work adds, measured in a child process."""
 
 from __future__ import annotations
 
@@ -35,3 +35,11 @@ def write_long(path: Path, like: Path, seconds: int) -> None:
     with sf.SoundFile(path, "w", SR, 1, "PCM_16") as out:
         for _ in range(seconds // 10):
             out.write(block)
+
+
+def write_truncated_flac(path: Path, like: Path) -> None:
+    """A FLAC file whose header is intact (the scan accepts it) but whose audio stops half-way:
+    decoding it fails ("flac decoder lost sync")."""
+    y, _ = sf.read(like, dtype="float32")
+    sf.write(path, y, SR, format="FLAC")
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
