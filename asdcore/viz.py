@@ -124,7 +124,10 @@ def score_histogram_figure(scores: pd.DataFrame, thresholds: dict[str, float] | 
             continue
         for column in range(1, len(domains) + 1):
             fig.add_vline(x=threshold, line_dash="dash", line_color="black", row=1, col=column,
-                          annotation_text=f"threshold s{section}", annotation_font_size=10)
+                          annotation_text=f"threshold s{section}", annotation_font_size=10,
+                          # readable over tall bars, right of the line, clear of the panel title
+                          annotation_position="top right", annotation_yshift=-4,
+                          annotation_bgcolor="rgba(255,255,255,0.8)")
     if off_chart:
         fig.add_annotation(text=", ".join(off_chart) + " (far outside the scores)",
                            xref="paper", yref="paper", x=1.0, y=-0.38, showarrow=False,
