@@ -2,7 +2,7 @@
 
 The server runs ``streamlit run app.py`` in its own process group, on a free port, with its own
 workspace and cache folders and the tiny demo preset. Chromium is Debian's (``/usr/bin/chromium``,
-installed by ``.ci/run``), driven by Playwright; ``playwright install`` is never used.
+installed by ``.ci/run``), driven by Playwright, which never downloads a browser of its own.
 
 Without Playwright or Chromium the tests skip, except on CI (``CI=true``) where they fail
 (``ASD_E2E_CHROMIUM`` names another Chromium binary). A failing test prints the server log's
