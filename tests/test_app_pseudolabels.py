@@ -8,26 +8,14 @@ from streamlit.testing.v1 import AppTest
 from asdcore import dataset
 from asdcore.labels import LabelStore
 from asdcore.labels.bands import BandStore
+from app_driving import click, select_on_pseudo_label_map
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "2_Pseudo-labels.py")
-
-
-def _click(at, label):
-    next(b for b in at.button if b.label.startswith(label)).click().run()
-    assert not at.exception
-    return at
 
 
 def _train_clips(tiny_data, machine):
     clips = dataset.scan(tiny_data).clips
     return clips[(clips["machine"] == machine) & (clips["split"] == "train")]
-
-
-def _select(at, machine, clip_ids):
-    at.session_state[f"pl_map_chart_{machine}"] = {"selection": {
-        "points": [{"customdata": [cid]} for cid in clip_ids], "point_indices": [],
-        "box": [], "lasso": []}}
-    return at.run()
 
 
 def test_cluster_save_relabel_a_selection_and_undo(isolated, tiny_data):
@@ -36,8 +24,8 @@ def test_cluster_save_relabel_a_selection_and_undo(isolated, tiny_data):
     assert at.sidebar.selectbox(key="pl_machine").value == "ToyTrain"  # first without attributes
     assert any("No labels yet" in i.value for i in at.info)
 
-    _click(at, "Run clustering")
-    _click(at, "Save these labels")
+    click(at, "Run clustering")
+    click(at, "Save these labels")
     store = LabelStore.open(tiny_data, "ToyTrain")
     clips = _train_clips(tiny_data, "ToyTrain")
     clustered = store.labels()
@@ -46,16 +34,16 @@ def test_cluster_save_relabel_a_selection_and_undo(isolated, tiny_data):
     assert any(m.label == "ARI against true attributes" for m in at.metric)
 
     chosen = clips.iloc[:3]
-    _select(at, "ToyTrain", chosen["clip_id"].tolist())
+    select_on_pseudo_label_map(at, "ToyTrain", chosen["clip_id"].tolist())
     assert any("3 clip(s) selected" in m.value for m in at.markdown)
     at.selectbox(key="pl_relabel_to").set_value("a new label...").run()
     at.text_input(key="pl_new_label").input("fast").run()
-    _click(at, "Relabel 3 clip(s)")
+    click(at, "Relabel 3 clip(s)")
     labels = store.labels()
     assert {labels[f] for f in chosen["file"]} == {"fast"}
     assert store.history()[-1]["source"] == "manual"
 
-    _click(at, "Undo the last change")
+    click(at, "Undo the last change")
     assert store.labels() == clustered
 
 
@@ -67,18 +55,18 @@ def test_merge_split_and_table_edits_go_to_the_store(isolated, tiny_data):
 
     at.multiselect(key="pl_merge").set_value(["a", "b"]).run()
     at.text_input(key="pl_merge_into").input("all").run()
-    _click(at, "Merge")
+    click(at, "Merge")
     assert set(store.labels().values()) == {"all"}
 
     at.selectbox(key="pl_split").set_value("all").run()
-    _click(at, "Split")
+    click(at, "Split")
     assert set(store.labels().values()) == {"all-1", "all-2"}
 
     editor_key = f"pl_editor_ToyTrain_{store.state()['version']}"  # the table of this version
     at.session_state[editor_key] = {"edited_rows": {0: {"label": "all-2"}, 1: {"label": None}},
                                     "added_rows": [], "deleted_rows": []}
     at.run()
-    _click(at, "Apply table edits")
+    click(at, "Apply table edits")
     labels = store.labels()
     assert labels[files[0]] == "all-2" and files[1] not in labels
     assert store.history()[-1]["note"] == "edited in the label table"
@@ -91,8 +79,8 @@ def test_envelope_labelling_offers_the_saved_bands(isolated, tiny_data):
     at.radio(key="pl_how").set_value("Envelope (characteristic frequency)").run()
     assert at.selectbox(key="pl_band").options == ["kurtogram suggestion", "impacts: 2000-6000 Hz"]
     at.selectbox(key="pl_band").set_value("impacts").run()
-    _click(at, "Run envelope labelling")
-    _click(at, "Save these labels")
+    click(at, "Run envelope labelling")
+    click(at, "Save these labels")
     store = LabelStore.open(tiny_data, "bearing")
     last = store.history()[-1]
     assert last["source"] == "envelope" and last["params"]["band"] == [2000.0, 6000.0]
@@ -126,7 +114,7 @@ def test_a_clip_that_cannot_be_decoded_is_left_off_the_map_and_the_page_works(
     assert any("not on the map" in w.value and broken.name in w.value for w in at.warning)
     assert not at.error
     assert [s.value for s in at.subheader][-1].startswith("6.")  # the page ran to its end
-    _click(at, "Run clustering")
-    _click(at, "Save these labels")
+    click(at, "Run clustering")
+    click(at, "Save these labels")
     labels = LabelStore(data / "dev_data" / "raw" / "bearing").labels()
     assert len(labels) == len(list(train.glob("*.wav")))  # every readable clip, not the broken

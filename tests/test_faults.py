@@ -32,6 +32,7 @@ from asdcore import cli as asd_cli
 from asdcore import dataset, pipeline, projection, results, runs
 from asdcore.errors import ASDError
 from asdcore.labels import LabelStore
+from app_driving import click, select_on_pseudo_label_map
 from audio_files import PEAK_MEMORY_PRELUDE, write_long
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -177,19 +178,6 @@ def test_a_sigkilled_cli_training_is_failed_and_can_be_retrained(tiny_data):
 
 # --- 2. two browser tabs editing the same labels -----------------------------------------------
 
-def _button(at, label):
-    next(b for b in at.button if b.label.startswith(label)).click().run()
-    assert not at.exception, at.exception
-    return at
-
-
-def _select(at, machine, clip_ids):
-    at.session_state[f"pl_map_chart_{machine}"] = {"selection": {
-        "points": [{"customdata": [cid]} for cid in clip_ids], "point_indices": [],
-        "box": [], "lasso": []}}
-    return at.run()
-
-
 def test_two_tabs_relabelling_different_clips_both_keep_their_edits(isolated, tiny_data):
     clips = dataset.scan(tiny_data).clips
     train = clips[(clips["machine"] == "ToyTrain") & (clips["split"] == "train")]
@@ -205,21 +193,21 @@ def test_two_tabs_relabelling_different_clips_both_keep_their_edits(isolated, ti
         at.session_state[f"pl_editor_ToyTrain_{version}"] = {
             "edited_rows": {row: {"label": f"row{row}"}}, "added_rows": [], "deleted_rows": []}
         at.run()
-    _button(first, "Apply table edits")
-    _button(second, "Apply table edits")  # its page was drawn before the first tab's write
+    click(first, "Apply table edits")
+    click(second, "Apply table edits")  # its page was drawn before the first tab's write
 
     # Each relabels a selection on the map; the second selects before the first writes, so
     # its map is stale when its click arrives (and a redrawn map loses its selection). (A
     # selection drawn on a map that another tab has recoloured since is dropped by that very
     # rerun, which shows the new map: the first tab is redrawn before its user selects.)
     first.run()
-    _select(first, "ToyTrain", ids[:3])
-    _select(second, "ToyTrain", ids[3:5])
+    select_on_pseudo_label_map(first, "ToyTrain", ids[:3])
+    select_on_pseudo_label_map(second, "ToyTrain", ids[3:5])
     for at, label in ((first, "fast"), (second, "slow")):
         at.selectbox(key="pl_relabel_to").set_value("a new label...").run()
         at.text_input(key="pl_new_label").input(label).run()
-    _button(first, "Relabel 3 clip(s)")
-    _button(second, "Relabel 2 clip(s)")
+    click(first, "Relabel 3 clip(s)")
+    click(second, "Relabel 2 clip(s)")
 
     labels = store.labels()
     assert [labels[f] for f in files[:5]] == ["fast"] * 3 + ["slow"] * 2
@@ -543,7 +531,7 @@ def test_a_full_disk_during_a_relabel_on_the_page_keeps_the_labels(isolated, tin
     store.apply({f: "c0" for f in train["file"]}, "cluster")
     saved = store.labels_path.read_bytes()
     at = AppTest.from_file(PSEUDO_LABELS_PAGE, default_timeout=120).run()
-    _select(at, "ToyTrain", train["clip_id"].tolist()[:2])
+    select_on_pseudo_label_map(at, "ToyTrain", train["clip_id"].tolist()[:2])
     at.selectbox(key="pl_relabel_to").set_value("a new label...").run()
     at.text_input(key="pl_new_label").input("fast").run()
 
@@ -556,12 +544,12 @@ def test_a_full_disk_during_a_relabel_on_the_page_keeps_the_labels(isolated, tin
         return real_write(self, data)
     with monkeypatch.context() as patched:
         patched.setattr(pathlib.Path, "write_bytes", full_disk)
-        _button(at, "Relabel 2 clip(s)")
+        click(at, "Relabel 2 clip(s)")
     assert any("disk is full" in e.value and "labels.json" in e.value for e in at.error)
     assert store.labels_path.read_bytes() == saved
     assert [c["source"] for c in store.history()] == ["cluster"]
     assert not list(store.path.glob(".tmp-*"))
 
-    _button(at, "Relabel 2 clip(s)")  # with room again
+    click(at, "Relabel 2 clip(s)")  # with room again
     assert [c["change_set"] for c in store.history()] == [1, 2]
     assert sum(label == "fast" for label in store.labels().values()) == 2
