@@ -78,7 +78,7 @@ def overview(ds: dataset.Dataset) -> None:
     st.subheader("Problems")
     if ds.problems:
         st.warning(f"{len(ds.problems)} file(s) could not be used; the rest of the dataset works.")
-        st.dataframe([{"file": p.file, "reason": p.reason} for p in ds.problems],
+        st.dataframe([p.as_row() for p in ds.problems],
                      hide_index=True, width="stretch")
     else:
         st.success("No problems found.")

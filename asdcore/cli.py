@@ -134,7 +134,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         with terminal_progress(f"train {run.name}") as bar, run.working():
             skipped = pipeline.train_run(run, progress=_recording(run, bar),
                                          cancel=run.cancel_requested)
-        _warn_skipped([{"file": p.file, "reason": p.reason} for p in skipped])
+        _warn_skipped([p.as_row() for p in skipped])
         print(run.path)
         return 0
     finally:

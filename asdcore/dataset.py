@@ -73,6 +73,10 @@ class Problem:
     file: str
     reason: str
 
+    def as_row(self) -> dict[str, str]:
+        """``{"file": ..., "reason": ...}``: one row of a problems table or JSON list."""
+        return {"file": self.file, "reason": self.reason}
+
 
 @dataclass(frozen=True)
 class MachineFolder:
@@ -108,7 +112,7 @@ class Dataset:
             "usable": self.usable,
             "n_clips": int(len(self.clips)),
             "machines": self.machines(),
-            "problems": [{"file": p.file, "reason": p.reason} for p in self.problems],
+            "problems": [p.as_row() for p in self.problems],
         }
 
     def problems_of(self, machines: Iterable[str], splits: Iterable[str] = SPLITS) -> list[Problem]:

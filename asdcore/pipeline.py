@@ -191,7 +191,7 @@ def score_run(run: Run, backend: str | None = None, data: str | None = None,
     table = pd.concat(tables, ignore_index=True)[SCORE_COLUMNS]
     atomic.write_text(run.scores_dir / f"{backend}.csv", _to_csv(table))
     metrics.write_submission(run.submission_dir, table)
-    skipped = [{"file": p.file, "reason": p.reason} for p in ds.problems_of(machines)]
+    skipped = [p.as_row() for p in ds.problems_of(machines)]
     result = {"backend": backend, "data": str(ds.root), **_evaluate(table), "skipped": skipped}
     previous = run.metrics() or {}
     by_backend = {**previous.get("by_backend", {}), backend: result}
@@ -257,8 +257,7 @@ def work_run(run: Run, progress: ProgressFn | None = None,
     with run.working():
         skipped = train_run(run, progress=stage(progress, 0, 2, "training"), cancel=cancel)
         result = score_run(run, progress=stage(progress, 1, 2, "scoring"), cancel=cancel)
-    return {**result, "skipped": [{"file": p.file, "reason": p.reason} for p in skipped]
-            + result["skipped"]}
+    return {**result, "skipped": [p.as_row() for p in skipped] + result["skipped"]}
 
 
 def queue_run(name: str, config: TrainConfig, overwrite: bool = False,
