@@ -6,18 +6,15 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from asdcore import dataset, pipeline, projection, results
+from app_driving import quick_run
+from asdcore import dataset, projection, results
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "4_Embeddings.py")
 
 
 @pytest.fixture
 def scored_run(isolated, tiny_data):
-    config = pipeline.TrainConfig(data=str(tiny_data), model="logmel-stats",
-                                  machines=["fan", "valve"])
-    run = pipeline.queue_run("emb-run", config)
-    pipeline.work_run(run)
-    return run
+    return quick_run("emb-run", tiny_data)
 
 
 def test_first_visit_offers_the_quick_run(isolated):

@@ -5,16 +5,9 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from asdcore import pipeline
+from app_driving import quick_run
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "5_Scores.py")
-
-
-def _scored(name, data, machines):
-    run = pipeline.queue_run(name, pipeline.TrainConfig(data=str(data), model="logmel-stats",
-                                                        machines=machines))
-    pipeline.work_run(run)
-    return run
 
 
 def test_first_visit_offers_the_quick_run(isolated):
@@ -24,8 +17,8 @@ def test_first_visit_offers_the_quick_run(isolated):
 
 
 def test_scored_runs_show_metrics_compare_play_and_export(isolated, tiny_data):
-    _scored("first", tiny_data, ["fan", "valve"])
-    second = _scored("second", tiny_data, ["fan"])
+    quick_run("first", tiny_data, ["fan", "valve"])
+    second = quick_run("second", tiny_data, ["fan"])
     at = AppTest.from_file(PAGE, default_timeout=60).run()
     assert not at.exception, at.exception
     run_name = at.selectbox[0].value

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from app_driving import quick_run
 from asdcore import pipeline, projection, report, results, viz
 from asdcore.errors import ASDError
 
@@ -19,11 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def scored_run(tiny_data):
-    config = pipeline.TrainConfig(data=str(tiny_data), model="logmel-stats",
-                                  machines=["fan", "valve"])
-    run = pipeline.queue_run("report-run", config, overwrite=True)
-    pipeline.work_run(run)
-    return run
+    return quick_run("report-run", tiny_data, overwrite=True)
 
 
 def test_report_is_one_offline_file_with_figures_metrics_and_config(scored_run, tmp_path):
