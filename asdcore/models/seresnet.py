@@ -28,6 +28,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -42,6 +43,9 @@ from asdcore.features import LogMel, LogMelConfig, resolve_device
 from asdcore.models.heads import AdaCosHead
 from asdcore.models.saved import read_model_json, write_model_json
 from asdcore.progress import CancelFn, ProgressFn
+
+if TYPE_CHECKING:
+    from asdcore.train import TrainingData
 
 MAX_SECONDS = 10.0  # the seed front end's clip length
 FULL_WIDTH = 64  # ResNet18's first-stage channels (the default on CUDA)
@@ -340,6 +344,23 @@ class SEResNetEmbedder:
         """
         from asdcore import train as training
 
+        data = self.training_data(train, supplemental, pseudo_labels, progress, cancel)
+        # Initial weights from the seed alone, without touching the caller's random state.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.config.seed)
+            self.model_ = SeedModel(self.config, self.feature_config(), len(self.classes_))
+        self.history_ = training.train(self.model_, data, self.config, progress=progress,
+                                       cancel=cancel, checkpoint=checkpoint)
+        return self
+
+    def training_data(self, train: pd.DataFrame, supplemental: pd.DataFrame | None = None,
+                      pseudo_labels: dict[str, str] | None = None,
+                      progress: ProgressFn | None = None,
+                      cancel: CancelFn | None = None) -> TrainingData:
+        """The clips `fit_clips` trains on, in memory with their class ids; fixes the classes,
+        machines, clip length and (when unset) the width for this device."""
+        from asdcore import train as training
+
         if self.config.width is None:
             cuda = resolve_device(self.config.device).type == "cuda"
             self.config = dataclasses.replace(self.config, width=FULL_WIDTH if cuda else CPU_WIDTH)
@@ -356,17 +377,10 @@ class SEResNetEmbedder:
         self.classes_ = sorted(set(keys))
         self.machines_ = sorted(train["machine"].unique())
         index = {key: i for i, key in enumerate(self.classes_)}
-        data = training.TrainingData.load(
+        return training.TrainingData.load(
             examples, [index[k] for k in keys],
             is_clean=(examples["split"] == "supplemental").to_numpy(), noise=noise,
             seconds=self.seconds_, progress=progress, cancel=cancel)
-        # Initial weights from the seed alone, without touching the caller's random state.
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.config.seed)
-            self.model_ = SeedModel(self.config, self.feature_config(), len(self.classes_))
-        self.history_ = training.train(self.model_, data, self.config, progress=progress,
-                                       cancel=cancel, checkpoint=checkpoint)
-        return self
 
     def embed_clips(self, paths, progress: ProgressFn | None = None,
                     cancel: CancelFn | None = None) -> np.ndarray:
