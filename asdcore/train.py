@@ -72,10 +72,11 @@ class Distributed:
 
 
 def init_distributed(device: str = "auto") -> Distributed:
-    """Join the process group when started by ``torchrun`` (``WORLD_SIZE`` > 1); else a
+    """Join the process group when started by ``torchrun`` (or a launcher that sets the same
+    variables), with one process too: then ``torchrun --nproc-per-node 1`` runs the very code
+    path of N processes (DDP, gloo or NCCL) on a one-GPU machine. Otherwise a plain
     one-process job. On CUDA each process takes the GPU of its ``LOCAL_RANK``."""
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    if world_size <= 1:
+    if not all(key in os.environ for key in ("WORLD_SIZE", "RANK", "MASTER_ADDR")):
         return Distributed()
     if not torch_dist.is_initialized():
         use_cuda = resolve_device(device).type == "cuda"
@@ -168,6 +169,18 @@ class TrainingData:
                                       config.snr_db, generator)
         return waves.to(device), labels.to(device)
 
+    def to(self, device: torch.device) -> TrainingData:
+        """These clips with their waveforms and noise on ``device`` (class ids and indices stay
+        on the CPU, where `batch` draws them)."""
+        return dataclasses.replace(self, waves=self.waves.to(device), noise=self.noise.to(device))
+
+    def fits_on(self, device: torch.device, share: float = 0.5) -> bool:
+        """Whether the waveforms take less than ``share`` of the GPU's free memory."""
+        if device.type != "cuda":
+            return False
+        free, _ = torch.cuda.mem_get_info(device)
+        return self.waves.nbytes + self.noise.nbytes < share * free
+
     def _random_noise(self, machine: int, generator: torch.Generator) -> torch.Tensor:
         pool = self.noise_pool[machine]
         return self.noise[pool[int(torch.randint(len(pool), (1,), generator=generator))]]
@@ -176,22 +189,33 @@ class TrainingData:
 # --- training --------------------------------------------------------------------------------
 
 def train(model: nn.Module, data: TrainingData, config, progress: ProgressFn | None = None,
-          cancel: CancelFn | None = None, checkpoint: str | Path | None = None) -> dict:
+          cancel: CancelFn | None = None, checkpoint: str | Path | None = None,
+          data_on_device: bool | None = None) -> dict:
     """Train ``model`` (in place) and return its history: per epoch ``loss``,
-    ``clips_per_second`` and ``data_fraction`` (share of step time spent assembling batches).
+    ``clips_per_second`` and ``data_fraction`` (share of step time spent assembling batches),
+    and ``setup`` (device, processes, DDP backend, whether the clips sat on the GPU).
 
     ``config`` provides epochs, batch_size, lr, weight_decay, seed, device, num_threads and the
-    augmentation settings `TrainingData.batch` reads.
+    augmentation settings `TrainingData.batch` reads. ``data_on_device``: keep the clips on the
+    GPU for the whole run; by default when they take under half its free memory. Gathering each
+    batch on the host and copying it over cost a third of the full-width model's throughput on
+    an H200 (bench/bench_gpu.py), and a DCASE development set's clips take a few GB.
     """
     dist = current_distributed()
     device = resolve_device(config.device)
     if device.type == "cuda" and device.index is None:  # the GPU `init_distributed` chose
         device = torch.device("cuda", torch.cuda.current_device())
+    if data_on_device is None:
+        data_on_device = data.fits_on(device)
+    if data_on_device:
+        data = data.to(device)
+    if device.type == "cuda":  # every batch has the same shape: let cuDNN pick its fastest kernels
+        torch.backends.cudnn.benchmark = True
     checkpoint = Path(checkpoint) if checkpoint is not None else None
     with torch_threads(config.num_threads):
         model.to(device)
         wrapped = model
-        if dist.world_size > 1:
+        if torch_dist.is_available() and torch_dist.is_initialized():
             wrapped = nn.parallel.DistributedDataParallel(
                 model, device_ids=[device.index] if device.type == "cuda" else None)
         optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad],
@@ -201,6 +225,10 @@ def train(model: nn.Module, data: TrainingData, config, progress: ProgressFn | N
                                                     "data_fraction": []}}
         if checkpoint is not None and checkpoint.is_file():
             state = _restore(checkpoint, model, optimizer, generator)
+        state["history"]["setup"] = {  # where it trained, for the run's record and benchmarks
+            "device": device.type, "processes": dist.world_size,
+            "backend": torch_dist.get_backend() if wrapped is not model else None,
+            "data_on_device": bool(data_on_device)}
         n_batches = math.ceil(len(data) / config.batch_size)
         total_steps = config.epochs * n_batches
         n_classes = model.main_head.n_classes

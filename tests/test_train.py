@@ -52,6 +52,8 @@ def test_classes_machines_and_clip_length(tiny_clips):
 def test_loss_decreases(tiny_clips):
     embedder = _fit(tiny_clips, epochs=6, mixup=False, statex=False, featex=False,
                     noise_augment=False, lr=3e-3)
+    assert embedder.history_["setup"] == {"device": "cpu", "processes": 1, "backend": None,
+                                          "data_on_device": False}
     losses = embedder.history_["loss"]
     assert len(losses) == 6 and all(np.isfinite(losses))
     assert losses[-1] < 0.8 * losses[0]
@@ -143,13 +145,20 @@ def test_pipeline_backends(tiny_data):
 
 
 @pytest.mark.slow
-def test_torchrun_two_processes_gloo(tiny_data, tmp_path):
-    """2 CPU processes under torchrun: rank 0 alone writes the run, scoring works after."""
+@pytest.mark.parametrize("processes, device", [
+    (2, "cpu"),
+    (1, "cpu"),  # one process under torchrun still takes the DDP path
+    pytest.param(1, "cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(),
+                                                     reason="needs CUDA")),
+])
+def test_torchrun_ddp(tiny_data, tmp_path, processes, device):
+    """torchrun: rank 0 alone writes the run, the model trains under DDP (gloo on CPU, NCCL on
+    CUDA), and scoring works after."""
     run_dir = tmp_path / "ddp-run"
     result = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-         "-m", "asdcore", "train", str(tiny_data), "--run-name", str(run_dir), "--model",
-         "seresnet18", "--epochs", "1", "--device", "cpu"],
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node",
+         str(processes), "-m", "asdcore", "train", str(tiny_data), "--run-name", str(run_dir),
+         "--model", "seresnet18", "--epochs", "1", "--device", device],
         capture_output=True, text=True, cwd=ROOT, timeout=600,
         env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert result.returncode == 0, result.stderr[-3000:]
@@ -158,6 +167,9 @@ def test_torchrun_two_processes_gloo(tiny_data, tmp_path):
     assert result.stdout.count(str(run_dir)) == 1  # one rank reported
     meta = json.loads((run.weights_dir / "joint" / "model.json").read_text())
     assert len(meta["history"]["loss"]) == 1
+    assert meta["history"]["setup"] == {"device": device, "processes": processes,
+                                        "backend": "gloo" if device == "cpu" else "nccl",
+                                        "data_on_device": device == "cuda"}
     assert sorted(p.name for p in run.path.iterdir() if not p.name.startswith(".")) == [
         "checkpoint.pt", "config.json", "progress.jsonl", "status.json", "weights"]
     scored = pipeline.score_run(run, backend="knn-dg")
