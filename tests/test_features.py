@@ -170,6 +170,12 @@ def test_cache_is_keyed_by_content_and_config(clips, tmp_path, monkeypatch):
         extract([copy], SHORT)
 
 
+def assert_recomputed(features, reference):
+    """Recomputed features equal the cached ones up to float rounding: on CUDA the FFT and
+    matrix kernels depend on the batch size (seen as 4e-6 differences on an H200)."""
+    np.testing.assert_allclose(features, reference, rtol=1e-5, atol=1e-4)
+
+
 @pytest.mark.parametrize("damage", ["truncate", "flip", "empty"])
 def test_corrupt_cache_entry_is_detected_and_rebuilt(clips, damage):
     reference = extract(clips[:2], SHORT)
@@ -186,9 +192,9 @@ def test_corrupt_cache_entry_is_detected_and_rebuilt(clips, damage):
     assert store.get(store.content_key(clips[0])) is None  # detected, deleted
     assert not entry.exists()
     entry.write_bytes(bytes(data))
-    np.testing.assert_array_equal(extract(clips[:2], SHORT), reference)  # rebuilt
+    assert_recomputed(extract(clips[:2], SHORT), reference)  # rebuilt
     assert entry.read_bytes() != bytes(data)
-    np.testing.assert_array_equal(store.get(store.content_key(clips[0])), reference[0])
+    assert_recomputed(store.get(store.content_key(clips[0])), reference[0])
 
 
 def test_cache_folder_can_be_deleted(clips):
@@ -196,7 +202,7 @@ def test_cache_folder_can_be_deleted(clips):
 
     reference = extract(clips[:2], SHORT)
     shutil.rmtree(FeatureCache(SHORT).root)
-    np.testing.assert_array_equal(extract(clips[:2], SHORT), reference)
+    assert_recomputed(extract(clips[:2], SHORT), reference)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU")
