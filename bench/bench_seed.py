@@ -48,9 +48,9 @@ ABLATIONS = {
 }
 
 
-def train_seed_child(data: Path, name: str, model_config: dict) -> dict:
+def train_seed_child(data: Path, name: str, model_config: dict, device: str = "cpu") -> dict:
     """Train a seed-model run in a child process; its wall time, peak RSS and the run path."""
-    config = pipeline.TrainConfig(data=str(data), model="seresnet18", device="cpu",
+    config = pipeline.TrainConfig(data=str(data), model="seresnet18", device=device,
                                   model_config=model_config)
     run = runs.create_run(name, config, overwrite=True)
     code = ("import sys; from asdcore import pipeline, runs; run = runs.Run(__import__('pathlib')"
@@ -65,8 +65,8 @@ def train_seed_child(data: Path, name: str, model_config: dict) -> dict:
             "peak_rss_gib": usage.ru_maxrss / 2**20}
 
 
-def seed_system(data: Path, name: str, model_config: dict) -> dict:
-    trained = train_seed_child(data, name, model_config)
+def seed_system(data: Path, name: str, model_config: dict, device: str = "cpu") -> dict:
+    trained = train_seed_child(data, name, model_config, device)
     run = trained["run"]
     scores, score_s = {}, {}
     for backend in SEED_BACKENDS:
@@ -76,7 +76,8 @@ def seed_system(data: Path, name: str, model_config: dict) -> dict:
     meta = json.loads((run.weights_dir / pipeline.JOINT_WEIGHTS / "model.json").read_text())
     return {**trained, "scores": scores, "score_s": score_s,
             "clips_per_second": float(np.mean(meta["history"]["clips_per_second"])),
-            "n_classes": len(meta["classes"]), "width": meta["config"]["width"]}
+            "n_classes": len(meta["classes"]), "width": meta["config"]["width"],
+            "setup": meta["history"].get("setup", {})}
 
 
 def record(rows: dict[str, list[dict]], system: dict, label: str) -> str:
