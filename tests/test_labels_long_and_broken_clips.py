@@ -87,8 +87,12 @@ def test_clips_too_short_to_analyse_are_skipped_not_fatal(tiny_data, tmp_path):
     result = cluster_machine(ds, MACHINE)  # the spectrum feature needs 4096 samples
     assert [s["file"] for s in result.skipped] == [f"{MACHINE}/train/{short.name}"]
     assert "too short" in result.skipped[0]["reason"]
-    # the kurtogram band suggestion leaves the short clip out instead of refusing
-    assert envelope_labels(ds, MACHINE).labels
+    # the kurtogram band suggestion leaves the short clip out instead of refusing, and
+    # envelope labelling skips it rather than reading a frequency off a few samples
+    result = envelope_labels(ds, MACHINE)
+    assert result.labels and f"{MACHINE}/train/{short.name}" not in result.labels
+    assert [s["file"] for s in result.skipped] == [f"{MACHINE}/train/{short.name}"]
+    assert "too short for an envelope spectrum" in result.skipped[0]["reason"]
 
 
 def test_a_machine_with_no_usable_clip_is_one_clear_error(tiny_data, tmp_path):

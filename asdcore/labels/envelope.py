@@ -21,6 +21,9 @@ from asdcore.progress import CancelFn, ProgressFn, check_cancel, report, stage
 BAND_SAMPLE_CLIPS = 16  # clips whose kurtograms are averaged to suggest a band
 BAND_SAMPLE_SECONDS = 60.0  # of each: enough to find impulses, bounded memory for long files
 DEFAULT_K_MAX = 8
+# A clip must hold this many periods of the lowest fundamental searched (fmin) for its
+# envelope spectrum to resolve it: shorter ones give a frequency that means nothing.
+MIN_PERIODS = 10
 # Within one class, speeds and their estimates scatter by about this fraction; the variance
 # floor of the mixture, so BIC does not split a class on its scatter.
 RELATIVE_SPREAD = 0.01
@@ -129,7 +132,13 @@ def envelope_labels(ds: Dataset, machine: str, band: dsp.Band | None = None, fmi
         band = (float(band[0]), float(band[1]))
     spectrum_fmax = n_harmonics * fmax + 1.0
 
+    shortest = MIN_PERIODS / fmin  # seconds
+
     def estimate(y):
+        if len(y) < shortest * SAMPLE_RATE:
+            raise ASDError(f"too short for an envelope spectrum: {len(y) / SAMPLE_RATE:.2f} s "
+                           f"holds fewer than {MIN_PERIODS} periods of the lowest frequency "
+                           f"searched ({fmin:g} Hz); it needs at least {shortest:.2f} s")
         spectrum, freqs = dsp.envelope_spectrum(y, SAMPLE_RATE, band, fmax=spectrum_fmax)
         return dsp.characteristic_frequency(spectrum, freqs, fmin, fmax, n_harmonics)
 
