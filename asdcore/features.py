@@ -31,7 +31,7 @@ import numpy as np
 import scipy.signal
 import torch
 
-from asdcore import audio
+from asdcore import audio, checksum
 from asdcore.atomic import write_bytes
 from asdcore.device import torch_threads
 from asdcore.errors import ASDError, DiskFull
@@ -189,14 +189,13 @@ class FeatureCache:
     digest check and is deleted; writes are atomic, so deleting the folder is always safe.
     """
 
-    DIGEST_SIZE = 16
     WRITER_THREADS = 4  # each write waits on an fsync (atomic_path); several overlap well
     MAX_PENDING_WRITES = 256
 
     def __init__(self, config: LogMelConfig):
         self.root = cache_dir() / "features" / config.key()
         self.shape = (config.n_mels, config.n_frames)
-        self.entry_size = 4 * self.shape[0] * self.shape[1] + self.DIGEST_SIZE
+        self.entry_size = 4 * self.shape[0] * self.shape[1] + checksum.DIGEST_SIZE
         self._writer = self._new_writer()  # its threads start with the first write
         self._write_slots = threading.BoundedSemaphore(self.MAX_PENDING_WRITES)
         self._disk_full = False
@@ -223,8 +222,8 @@ class FeatureCache:
             data = path.read_bytes()
         except OSError:
             return None
-        payload, digest = data[:-self.DIGEST_SIZE], data[-self.DIGEST_SIZE:]
-        if len(data) != self.entry_size or self._digest(payload) != digest:
+        payload = checksum.unseal(data)
+        if len(data) != self.entry_size or payload is None:
             log.warning("Deleting corrupt feature cache entry %s", path)
             path.unlink(missing_ok=True)
             return None
@@ -237,7 +236,7 @@ class FeatureCache:
             return
         payload = np.ascontiguousarray(features, dtype=np.float32).tobytes()
         try:
-            write_bytes(self.entry_path(key), payload + self._digest(payload))
+            write_bytes(self.entry_path(key), checksum.seal(payload))
         except DiskFull as exc:
             self._disk_full = True
             log.warning("Not caching features any more: %s", exc)
@@ -261,9 +260,6 @@ class FeatureCache:
 
     def _new_writer(self) -> ThreadPoolExecutor:
         return ThreadPoolExecutor(self.WRITER_THREADS, thread_name_prefix="feature-cache")
-
-    def _digest(self, payload: bytes) -> bytes:
-        return hashlib.sha256(payload).digest()[:self.DIGEST_SIZE]
 
 
 def extract(paths: Sequence[str | os.PathLike], config: LogMelConfig = LogMelConfig(),

@@ -3,8 +3,8 @@
 Embeddings are compared by cosine distance (as the scorers do), so rows are scaled to unit
 length before either method. A map is cached in ``cache/projections/`` under a key of the
 vectors' content, the method and the seed: a map already computed comes back in milliseconds,
-in any process. A damaged cache file is detected (unreadable, or not the map's shape) and the
-map computed again.
+in any process. Each entry carries a digest: a damaged one (truncated, a flipped bit, not the
+map's size) is detected and the map computed again.
 
 umap-learn compiles numba code when imported and on its first fit (about 30 s each on a busy
 2-core machine, a few seconds once numba's cache exists), so it is imported only inside the
@@ -21,7 +21,7 @@ import threading
 import numpy as np
 from sklearn.decomposition import PCA
 
-from asdcore import atomic
+from asdcore import atomic, checksum
 from asdcore.errors import ASDError
 from asdcore.paths import cache_dir
 from asdcore.progress import ProgressFn, report
@@ -38,7 +38,7 @@ def cache_path(vectors: np.ndarray, method: str, seed: int = 0):
     array = np.ascontiguousarray(vectors, dtype=np.float32)
     digest.update(f"{_VERSION}:{method}:{seed}:{array.shape}".encode())
     digest.update(array.tobytes())
-    return cache_dir() / "projections" / f"{method}-{digest.hexdigest()[:32]}.npy"
+    return cache_dir() / "projections" / f"{method}-{digest.hexdigest()[:32]}.f32"
 
 
 def is_cached(vectors: np.ndarray, method: str, seed: int = 0) -> bool:
@@ -68,27 +68,30 @@ def project(vectors: np.ndarray, method: str = "umap", seed: int = 0,
         reduced = _pca(unit, 50, seed) if unit.shape[1] > 50 else unit
         points = umap.UMAP(n_components=2, n_neighbors=min(15, len(unit) - 1),
                            random_state=seed, n_jobs=1).fit_transform(reduced)
-    points = np.asarray(points, dtype=np.float32)
-    with atomic.atomic_path(path) as tmp:
-        np.save(tmp, points)
+    points = np.ascontiguousarray(points, dtype=np.float32)
+    atomic.write_bytes(path, checksum.seal(points.tobytes()))
     report(progress, 2, 2, "map ready")
     return points
 
 
 def _read_cached(path, n_points: int) -> np.ndarray | None:
-    """The cached map at ``path``, or None when there is none; a damaged entry (truncated,
-    garbage, empty, or not an ``[n_points, 2]`` finite float32 array) is deleted and rebuilt."""
+    """The cached map at ``path``, or None when there is none; a damaged entry (its digest does
+    not match: truncated, a flipped bit, garbage, empty) or one that is not ``n_points`` finite
+    points is deleted and rebuilt."""
     try:
-        points = np.load(path, allow_pickle=False)
+        data = path.read_bytes()
     except FileNotFoundError:
         return None
-    except (OSError, ValueError, EOFError) as err:
+    except OSError as err:
         log.warning("Deleting unreadable projection cache entry %s: %s", path, err)
         path.unlink(missing_ok=True)
         return None
-    if points.dtype != np.float32 or points.shape != (n_points, 2) or \
-            not np.isfinite(points).all():
-        log.warning("Deleting projection cache entry %s holding the wrong array", path)
+    payload = checksum.unseal(data)
+    points = None
+    if payload is not None and len(payload) == 8 * n_points:
+        points = np.frombuffer(payload, dtype=np.float32).reshape(n_points, 2).copy()
+    if points is None or not np.isfinite(points).all():
+        log.warning("Deleting damaged projection cache entry %s", path)
         path.unlink(missing_ok=True)
         return None
     return points

@@ -29,7 +29,7 @@ import soundfile as sf
 from streamlit.testing.v1 import AppTest
 
 from asdcore import cli as asd_cli
-from asdcore import dataset, pipeline, projection, results, runs
+from asdcore import checksum, dataset, pipeline, projection, results, runs
 from asdcore.errors import ASDError
 from asdcore.labels import LabelStore
 from app_driving import click, select_on_pseudo_label_map
@@ -289,6 +289,7 @@ def test_label_writes_killed_at_random_moments_leave_a_whole_state_and_no_stuck_
 
 DAMAGES = {
     "truncated": lambda data: data[:len(data) // 2],
+    "bit-flipped": lambda data: data[:100] + bytes([data[100] ^ 0x04]) + data[101:],
     "garbage": lambda data: bytes(random.Random(1).getrandbits(8) for _ in range(len(data))),
     "empty": lambda data: b"",
 }
@@ -300,13 +301,15 @@ def test_a_damaged_map_cache_entry_is_detected_and_rebuilt(damage, tmp_path, mon
     vectors = np.random.default_rng(0).normal(size=(40, 16)).astype(np.float32)
     points = projection.project(vectors, "pca")
     path = projection.cache_path(vectors, "pca")
-    if damage == "wrong-array":
-        np.save(path, np.zeros((3, 5), dtype=np.float32))
+    if damage == "wrong-array":  # well sealed, but not this map's size
+        path.write_bytes(checksum.seal(np.zeros((3, 5), dtype=np.float32).tobytes()))
     else:
         path.write_bytes(DAMAGES[damage](path.read_bytes()))
     again = projection.project(vectors, "pca")
     np.testing.assert_array_equal(again, points)
-    np.testing.assert_array_equal(np.load(path), points)  # the entry was rewritten whole
+    rewritten = checksum.unseal(path.read_bytes())  # the entry was rewritten whole
+    np.testing.assert_array_equal(np.frombuffer(rewritten, dtype=np.float32).reshape(-1, 2),
+                                  points)
 
 
 def test_damaged_saved_embeddings_are_reported_then_rebuilt_by_scoring(tiny_data):
