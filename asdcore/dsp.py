@@ -270,15 +270,35 @@ def kurtogram(y: np.ndarray, sr: int, windows: tuple[int, ...] = KURTOGRAM_WINDO
     freqs = np.fft.rfftfreq(max(windows), 1.0 / sr)
     rows = []
     for n in windows:
-        f, _, stft = scipy.signal.stft(y, fs=sr, window="hann", nperseg=n, noverlap=3 * n // 4,
-                                       boundary=None, padded=False)
-        power = np.abs(stft) ** 2
-        mean_power = power.mean(axis=1)
+        f, power_sum, square_sum, n_frames = _stft_power_moments(y, sr, n)
+        mean_power, mean_square = power_sum / n_frames, square_sum / n_frames
         kurt = np.where(mean_power > _TINY,
-                        (power ** 2).mean(axis=1) / np.maximum(mean_power, _TINY) ** 2 - 2.0, 0.0)
+                        mean_square / np.maximum(mean_power, _TINY) ** 2 - 2.0, 0.0)
         kurt[[0, -1]] = 0.0
         rows.append(np.interp(freqs, f, kurt))
     return np.array(rows), freqs, 2.0 * sr / np.array(windows, dtype=np.float64)
+
+
+_KURTOGRAM_BLOCK_BYTES = 4 * 2**20  # STFT values held at once: bounded memory on long clips
+
+
+def _stft_power_moments(y: np.ndarray, sr: int, n: int):
+    """Sums over time of |X|^2 and |X|^4 of the Hann STFT of window ``n`` (hop n/4, frames
+    wholly inside ``y``): ``(freqs, sum_power, sum_power_squared, n_frames)``, computed over
+    blocks of frames so memory stays bounded however long ``y`` is."""
+    hop = n - 3 * n // 4
+    n_frames = (len(y) - n) // hop + 1
+    block = max(1, _KURTOGRAM_BLOCK_BYTES // (16 * (n // 2 + 1)))
+    power_sum = square_sum = 0.0
+    for first in range(0, n_frames, block):
+        last = min(first + block, n_frames)  # frames first .. last-1
+        segment = y[first * hop:(last - 1) * hop + n]
+        f, _, stft = scipy.signal.stft(segment, fs=sr, window="hann", nperseg=n,
+                                       noverlap=n - hop, boundary=None, padded=False)
+        power = np.abs(stft) ** 2
+        power_sum = power_sum + power.sum(axis=1)
+        square_sum = square_sum + (power ** 2).sum(axis=1)
+    return f, power_sum, square_sum, n_frames
 
 
 def best_band(kurtosis: np.ndarray, freqs: np.ndarray, bandwidths: np.ndarray,

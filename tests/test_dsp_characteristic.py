@@ -98,6 +98,23 @@ def test_kurtogram_points_at_the_ringing_resonance_not_at_a_tone():
     assert tone_row < 0  # a steady tone is less impulsive than noise
 
 
+def test_kurtogram_in_blocks_equals_the_whole_signal_at_once_in_bounded_memory(monkeypatch):
+    import tracemalloc
+
+    y = ringing_impacts(40.0, resonance=4200.0, noise=0.2)
+    whole = dsp.kurtogram(y, SR)[0]  # a 4 s signal fits in one block
+    monkeypatch.setattr(dsp, "_KURTOGRAM_BLOCK_BYTES", 20_000)  # many blocks per window
+    np.testing.assert_allclose(dsp.kurtogram(y, SR)[0], whole, rtol=1e-9, atol=1e-12)
+    monkeypatch.undo()
+
+    minute = np.random.default_rng(0).normal(size=60 * SR)  # 7.7 MB of float64
+    tracemalloc.start()
+    dsp.kurtogram(minute, SR)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 40e6  # all frames at once peaked at 120 MB
+
+
 def test_best_band_respects_limits_and_short_signals_are_refused():
     kurtosis, freqs, bandwidths = dsp.kurtogram(ringing_impacts(40.0, noise=0.2), SR)
     low, high = dsp.best_band(kurtosis, freqs, bandwidths, fmin=5000)
