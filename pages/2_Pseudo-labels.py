@@ -53,9 +53,9 @@ def map_points(vectors: np.ndarray, reduction: str) -> np.ndarray:
     return reduce(vectors, reduction, n_components=2)
 
 
-def flash(message: str) -> None:
-    """Show ``message`` after the rerun that follows a change."""
-    st.session_state["pl_flash"] = message
+def flash(message: str, warning: bool = False) -> None:
+    """Show ``message`` after the rerun that follows a change (or a refused one)."""
+    st.session_state["pl_flash"] = (message, warning)
 
 
 def table_version_key(store: LabelStore) -> str:
@@ -80,7 +80,8 @@ def record(store: LabelStore, changes: dict, note: str) -> None:
     st.rerun()
 
 
-def make_labels(ds: Dataset, machine: str, bands: dict, result_key: str) -> None:
+def make_labels(ds: Dataset, machine: str, store: LabelStore, bands: dict,
+                result_key: str) -> None:
     """Clustering or envelope labelling with its parameters; the result is kept unsaved."""
     how = st.radio("Method", ["Clustering", "Envelope (characteristic frequency)"],
                    horizontal=True, key="pl_how")
@@ -111,6 +112,7 @@ def make_labels(ds: Dataset, machine: str, bands: dict, result_key: str) -> None
                      type="primary"):
         return
     bar = ui.StreamlitProgress("Labelling")
+    base_version = store.state()["version"]  # edits made while it runs are kept when saving
     try:
         band = None if band_name == KURTOGRAM else check_band(bands[band_name])
         if how == "Clustering":
@@ -136,6 +138,7 @@ def make_labels(ds: Dataset, machine: str, bands: dict, result_key: str) -> None
         bar.clear()
     map_feature = "envelope" if source == "envelope" else result.params["feature"]
     st.session_state[result_key] = {
+        "base_version": base_version,
         "source": source, "labels": result.labels, "extra": extra, "params": result.params,
         "summary": summary, "skipped": result.skipped,
         "map": (map_feature, tuple(result.params["band"]) if result.params.get("band") else None,
@@ -160,11 +163,15 @@ def show_result(result: dict, clips: pd.DataFrame, store: LabelStore, result_key
     save_col, drop_col = st.columns(2)
     if save_col.button("Save these labels", type="primary", width="stretch"):
         change_set = store.apply(result["labels"], result["source"], params=result["params"],
-                                 extra=result["extra"])
+                                 extra=result["extra"],
+                                 unless_changed_since=result["base_version"])
         changed_here(store, change_set)
         st.session_state.pop(result_key)
-        flash(f"Saved as change set {change_set['change_set']}." if change_set
-              else "The store already holds exactly these labels.")
+        kept = (change_set or {}).get("kept_newer", [])
+        flash((f"Saved as change set {change_set['change_set']}." if change_set
+               else "The store already holds these labels.")
+              + (f" {len(kept)} clip(s) relabelled since this result was computed (in another "
+                 "tab or on the command line) kept their newer labels." if kept else ""))
         st.rerun()
     if drop_col.button("Discard", width="stretch"):
         st.session_state.pop(result_key)
@@ -324,12 +331,23 @@ def history_and_export(clips: pd.DataFrame, store: LabelStore, machine: str) -> 
             "change set": c["change_set"], "time": c["time"][:19].replace("T", " "),
             "source": c["source"], "clips": len(c["changes"]), "note": c["note"]}
             for c in reversed(history)]), hide_index=True, width="stretch")
+    target = store.undo_target()
+    shown_key = f"pl_undo_shown_{machine}"
+    shown = st.session_state.get(shown_key)  # what this tab showed when its user clicked
+    st.session_state[shown_key] = target["change_set"] if target else None
     undo_col, export_col = st.columns(2)
-    if undo_col.button("Undo the last change", disabled=not history, width="stretch"):
-        undone = store.undo()
-        changed_here(store, undone)
-        flash(f"Undid change set {undone['undoes']}." if undone else "Nothing left to undo.")
+    if undo_col.button("Undo the last change", disabled=target is None, width="stretch"):
+        try:
+            undone = store.undo(expected=shown)
+            changed_here(store, undone)
+            flash(f"Undid change set {undone['undoes']}." if undone else "Nothing left to undo.")
+        except ASDError as err:
+            flash(str(err), warning=True)
         st.rerun()
+    if target is not None:
+        undo_col.caption(f"Undo reverts change set {target['change_set']} ({target['source']}, "
+                         f"{len(target['changes'])} clip(s), {target['time'][11:19]}), the "
+                         "latest, whichever tab or command made it.")
     entries = store.entries()
     frequencies = {f: e["extra"]["frequency_hz"] for f, e in entries.items()
                    if "frequency_hz" in e.get("extra", {})}
@@ -364,12 +382,13 @@ def page() -> None:
         st.error(str(err))
         return
     if "pl_flash" in st.session_state:
-        st.success(st.session_state.pop("pl_flash"))
+        message, warning = st.session_state.pop("pl_flash")
+        (st.warning if warning else st.success)(message)
     st.caption(f"{machine}: {len(clips)} training clips. Labels are kept in {store.path}.")
 
     result_key = f"pl_result_{machine}"
     st.subheader("1. Make labels")
-    make_labels(ds, machine, bands, result_key)
+    make_labels(ds, machine, store, bands, result_key)
     result = st.session_state.get(result_key)
     if result:
         show_result(result, clips, store, result_key)

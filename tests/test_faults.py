@@ -220,6 +220,30 @@ def test_two_tabs_relabelling_different_clips_both_keep_their_edits(isolated, ti
     assert changed == [[files[6]], [files[7]], sorted(files[:3]), sorted(files[3:5])]
 
 
+def test_another_tabs_edits_survive_a_clustering_save_and_are_not_undone_unseen(isolated,
+                                                                               tiny_data):
+    files = dataset.scan(tiny_data).clips.query(
+        "machine == 'ToyTrain' and split == 'train'")["file"].tolist()
+    store = LabelStore.open(tiny_data, "ToyTrain")
+    first = AppTest.from_file(PSEUDO_LABELS_PAGE, default_timeout=120).run()
+    click(first, "Run clustering")  # computed, not saved yet
+    store.apply({files[0]: "by-ear"}, "manual", note="another tab")
+    click(first, "Save these labels")
+    assert store.labels()[files[0]] == "by-ear"
+    assert len(store.labels()) == len(files)
+    assert store.history()[-1]["kept_newer"] == [files[0]]
+    assert any("kept their newer labels" in m.value for m in first.success)
+
+    # This tab now shows the clustering as the change Undo reverts; another change arrives.
+    store.apply({files[1]: "by-ear"}, "manual", note="another tab")
+    click(first, "Undo the last change")
+    assert store.labels()[files[1]] == "by-ear"  # nothing was undone unseen...
+    assert any("Nothing was undone" in w.value for w in first.warning)
+    click(first, "Undo the last change")  # ...the page now shows the new change: undo it
+    assert files[1] not in store.labels() or store.labels()[files[1]] != "by-ear"
+    assert store.history()[-1]["undoes"] == len(store.history()) - 1
+
+
 # --- 3. a crash in the middle of a label write -------------------------------------------------
 
 N_LABELLED = 2000

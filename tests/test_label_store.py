@@ -56,6 +56,31 @@ def test_labels_history_and_undo(store):
     assert len(store.history()) == 4  # append-only: the undos are change sets too
 
 
+def test_a_result_computed_earlier_keeps_labels_set_since(store):
+    store.apply({clip(0): "c0", clip(1): "c0"}, "cluster")
+    base = store.state()["version"]  # a clustering starts from here...
+    store.apply({clip(1): "fast"}, "manual", note="another tab")  # ...another tab edits...
+    saved = store.apply({clip(0): "k1", clip(1): "k1", clip(2): "k2"}, "cluster",
+                        unless_changed_since=base)  # ...then the clustering is saved
+    assert store.labels() == {clip(0): "k1", clip(1): "fast", clip(2): "k2"}
+    assert saved["kept_newer"] == [clip(1)]
+    assert sorted(item["file"] for item in saved["changes"]) == [clip(0), clip(2)]
+    assert "kept_newer" not in store.apply({clip(3): "k2"}, "cluster",
+                                           unless_changed_since=store.state()["version"])
+
+
+def test_undo_refuses_when_the_last_change_is_not_the_one_shown(store):
+    store.apply({clip(0): "a"}, "cluster")
+    shown = store.undo_target()["change_set"]  # this tab shows change set 1 as undoable
+    store.apply({clip(0): "b"}, "manual")  # another tab changes the labels
+    with pytest.raises(ASDError, match="Nothing was undone.*change set 2"):
+        store.undo(expected=shown)
+    assert store.labels() == {clip(0): "b"} and len(store.history()) == 2
+    assert store.undo(expected=store.undo_target()["change_set"])["undoes"] == 2
+    assert store.labels() == {clip(0): "a"}
+    assert store.undo_target()["change_set"] == 1
+
+
 def test_removal_and_extra_facts_survive_undo(store):
     store.apply({clip(0): "cf55Hz"}, "envelope", extra={clip(0): {"frequency_hz": 54.9}})
     store.apply({clip(0): None}, "manual")

@@ -136,13 +136,16 @@ class LabelStore:
 
     # --- writing ---
     def apply(self, changes: Mapping[str, str | None], source: str, note: str = "",
-              extra: Mapping[str, Mapping] | None = None, params: Mapping | None = None
-              ) -> dict | None:
+              extra: Mapping[str, Mapping] | None = None, params: Mapping | None = None,
+              unless_changed_since: int | None = None) -> dict | None:
         """Set the labels ``changes`` (``file`` -> label; None removes a label) as one change set.
 
         ``extra`` adds per-clip facts kept with the label (``{"frequency_hz": 55.1}``), ``params``
-        how the labels were made. Clips not in ``changes`` keep their labels. Returns the
-        change set recorded, or None when nothing changed.
+        how the labels were made. Clips not in ``changes`` keep their labels.
+        ``unless_changed_since``: the store version the changes were computed from; a clip
+        whose label was set after it (another tab's hand edit while a clustering ran) keeps
+        that label, and the change set lists it under ``kept_newer``. Returns the change set
+        recorded, or None when nothing changed.
         """
         if source not in SOURCES:
             raise ValueError(f"unknown label source {source!r}")
@@ -151,9 +154,13 @@ class LabelStore:
                 validate_label(label)
         extra = extra or {}
         with self._locked() as state:
-            items = []
+            items, kept_newer = [], []
             for file, label in changes.items():
                 old = state["labels"].get(file)
+                if unless_changed_since is not None and old is not None \
+                        and old["change_set"] > unless_changed_since:
+                    kept_newer.append(file)
+                    continue
                 new_extra = dict(extra.get(file, {}))
                 if old is None and label is None:
                     continue
@@ -165,21 +172,39 @@ class LabelStore:
                 if new_extra and label is not None:
                     item["extra"] = new_extra
                 items.append(item)
-            return self._commit(state, items, source, note, dict(params or {}))
+            fields = {"kept_newer": kept_newer} if kept_newer else {}
+            return self._commit(state, items, source, note, dict(params or {}), **fields)
 
-    def undo(self) -> dict | None:
+    def undo_target(self) -> dict | None:
+        """The change set `undo` would revert now (from any tab or the command line), or None."""
+        return self._undo_target(self.state()["version"])
+
+    def _undo_target(self, version: int) -> dict | None:
+        undoable: list[dict] = []
+        for change_set in self._history(version):
+            if "undoes" in change_set:
+                undoable = [c for c in undoable if c["change_set"] != change_set["undoes"]]
+            else:
+                undoable.append(change_set)
+        return undoable[-1] if undoable else None
+
+    def undo(self, expected: int | None = None) -> dict | None:
         """Revert the last change set not yet undone (repeat to walk further back); returns the
-        reverting change set, or None when there is nothing to undo."""
+        reverting change set, or None when there is nothing to undo.
+
+        ``expected``: the change set the user was shown as the one to undo; when another tab
+        or the command line has changed the labels since, nothing is undone and `ASDError`
+        says so, rather than reverting a change the user did not see.
+        """
         with self._locked() as state:
-            undoable: list[dict] = []
-            for change_set in self._history(state["version"]):
-                if "undoes" in change_set:
-                    undoable = [c for c in undoable if c["change_set"] != change_set["undoes"]]
-                else:
-                    undoable.append(change_set)
-            if not undoable:
+            target = self._undo_target(state["version"])
+            if expected is not None and (target is None or target["change_set"] != expected):
+                now = f"change set {target['change_set']}" if target else "nothing"
+                raise ASDError(f"Nothing was undone: the labels changed since this page showed "
+                               f"change set {expected} as the last change (another tab or the "
+                               f"command line); the last change is now {now}.")
+            if target is None:
                 return None
-            target = undoable[-1]
             items = []
             for item in reversed(target["changes"]):
                 current = state["labels"].get(item["file"])
