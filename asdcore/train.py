@@ -232,6 +232,13 @@ def train(model: nn.Module, data: TrainingData, config, progress: ProgressFn | N
         n_batches = math.ceil(len(data) / config.batch_size)
         total_steps = config.epochs * n_batches
         n_classes = model.main_head.n_classes
+        if dist.is_main:
+            setup = state["history"]["setup"]
+            report(progress, 0, total_steps, f"training on {device}"
+                   + (f", {dist.world_size} process(es) ({setup['backend']})"
+                      if setup["backend"] else "")
+                   + (", clips kept on the GPU" if device.type == "cuda" and data_on_device
+                      else ""))
         for epoch in range(state["epoch"], config.epochs):
             order = torch.randperm(len(data), generator=torch.Generator().manual_seed(
                 config.seed * 1_000_003 + 7919 * (epoch + 1)))

@@ -24,9 +24,10 @@ def tiny_clips(tiny_data):
     return clips[clips["split"] == "train"], clips[clips["split"] == "supplemental"]
 
 
-def _fit(tiny_clips, checkpoint=None, cancel=None, **settings):
+def _fit(tiny_clips, checkpoint=None, cancel=None, progress=None, **settings):
     embedder = SEResNetEmbedder(SEResNetConfig(**{**TINY, **settings}))
-    return embedder.fit_clips(*tiny_clips, cancel=cancel, checkpoint=checkpoint)
+    return embedder.fit_clips(*tiny_clips, cancel=cancel, checkpoint=checkpoint,
+                              progress=progress)
 
 
 def _weights(embedder):
@@ -50,8 +51,11 @@ def test_classes_machines_and_clip_length(tiny_clips):
 
 
 def test_loss_decreases(tiny_clips):
+    messages = []
     embedder = _fit(tiny_clips, epochs=6, mixup=False, statex=False, featex=False,
-                    noise_augment=False, lr=3e-3)
+                    noise_augment=False, lr=3e-3,
+                    progress=lambda done, total, message="": messages.append(message))
+    assert "training on cpu" in messages  # where it trains is the first training message
     assert embedder.history_["setup"] == {"device": "cpu", "processes": 1, "backend": None,
                                           "data_on_device": False}
     losses = embedder.history_["loss"]
