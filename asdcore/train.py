@@ -7,7 +7,8 @@ back to float32), on CPU in float32.
 
 - Seeded: the network's initial weights come from ``config.seed``; the clip order of epoch e
   from (seed, e); every augmentation draw from one ``torch.Generator`` (seed, rank) whose state
-  is checkpointed. The same seed on the same device gives the same weights.
+  is checkpointed. The same seed on the CPU gives the same weights; on CUDA nearly the same
+  (cuDNN picks its kernels by timing them, and some sum in a varying order).
 - Checkpoints: after every epoch and when cancelled, ``checkpoint`` receives the model,
   optimizer and generator states and the position (epoch, step); a later call with the same
   file resumes exactly there (mid-epoch included).
