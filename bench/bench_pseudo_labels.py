@@ -97,11 +97,11 @@ def main() -> None:
         notes.append(f"seed {seed}: " + "; ".join(quality))
         variants = (("without pseudo-labels", {}), ("with pseudo-labels", label_sets),
                     ("with the true attributes", true_labels(ds, label_sets)))
-        for variant, sets in variants:
+        for (variant, sets), tag in zip(variants, ("none", "pseudo", "true")):
             config = pipeline.TrainConfig(
                 data=str(data), model="seresnet18", device="cpu",
                 model_config={**model_config, "seed": seed})
-            run = pipeline.queue_run(f"pl-{variant.split()[-1]}-{seed}", config,
+            run = pipeline.queue_run(f"pl-{tag}-{seed}", config,
                                      overwrite=True, label_sets=sets)
             with run.working():
                 pipeline.train_run(run)
