@@ -331,7 +331,7 @@ def history_and_export(clips: pd.DataFrame, store: LabelStore, machine: str) -> 
             "change set": c["change_set"], "time": c["time"][:19].replace("T", " "),
             "source": c["source"], "clips": len(c["changes"]), "note": c["note"]}
             for c in reversed(history)]), hide_index=True, width="stretch")
-    target = store.undo_target()
+    target = store.undo_target(history)  # from the history just read: one read per render
     shown_key = f"pl_undo_shown_{machine}"
     shown = st.session_state.get(shown_key)  # what this tab showed when its user clicked
     st.session_state[shown_key] = target["change_set"] if target else None

@@ -175,18 +175,10 @@ class LabelStore:
             fields = {"kept_newer": kept_newer} if kept_newer else {}
             return self._commit(state, items, source, note, dict(params or {}), **fields)
 
-    def undo_target(self) -> dict | None:
-        """The change set `undo` would revert now (from any tab or the command line), or None."""
-        return self._undo_target(self.state()["version"])
-
-    def _undo_target(self, version: int) -> dict | None:
-        undoable: list[dict] = []
-        for change_set in self._history(version):
-            if "undoes" in change_set:
-                undoable = [c for c in undoable if c["change_set"] != change_set["undoes"]]
-            else:
-                undoable.append(change_set)
-        return undoable[-1] if undoable else None
+    def undo_target(self, history: list[dict] | None = None) -> dict | None:
+        """The change set `undo` would revert now (from any tab or the command line), or None;
+        ``history`` is `history()` when the caller has just read it."""
+        return _last_undoable(self.history() if history is None else history)
 
     def undo(self, expected: int | None = None) -> dict | None:
         """Revert the last change set not yet undone (repeat to walk further back); returns the
@@ -197,7 +189,7 @@ class LabelStore:
         says so, rather than reverting a change the user did not see.
         """
         with self._locked() as state:
-            target = self._undo_target(state["version"])
+            target = _last_undoable(self._history(state["version"]))
             if expected is not None and (target is None or target["change_set"] != expected):
                 now = f"change set {target['change_set']}" if target else "nothing"
                 raise ASDError(f"Nothing was undone: the labels changed since this page showed "
@@ -266,6 +258,17 @@ class LabelStore:
         if not labels:
             raise ASDError(f"There are no labels for {self.machine} to export.")
         return write_label_csv(path, labels)
+
+
+def _last_undoable(history: list[dict]) -> dict | None:
+    """The latest change set of ``history`` that is not an undo and not yet undone."""
+    undoable: list[dict] = []
+    for change_set in history:
+        if "undoes" in change_set:
+            undoable = [c for c in undoable if c["change_set"] != change_set["undoes"]]
+        else:
+            undoable.append(change_set)
+    return undoable[-1] if undoable else None
 
 
 def machine_folders(data: str | os.PathLike, machine: str) -> list[Path]:
