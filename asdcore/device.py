@@ -37,3 +37,17 @@ def torch_threads(n: int):
         yield
     finally:
         torch.set_num_threads(before)
+
+
+@contextlib.contextmanager
+def cudnn_autotune(enabled: bool):
+    """Let cuDNN time its kernels and keep the fastest inside (worth it when every batch has
+    the same shape, as in training); the global setting is restored afterwards."""
+    import torch
+
+    before = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = enabled or before
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.benchmark = before

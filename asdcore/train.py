@@ -37,7 +37,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from asdcore import atomic, audio, augment
-from asdcore.device import torch_threads
+from asdcore.device import cudnn_autotune, torch_threads
 from asdcore.errors import ASDError, Cancelled
 from asdcore.features import resolve_device
 from asdcore.progress import CancelFn, ProgressFn, check_cancel, report
@@ -210,10 +210,8 @@ def train(model: nn.Module, data: TrainingData, config, progress: ProgressFn | N
         data_on_device = data.fits_on(device)
     if data_on_device:
         data = data.to(device)
-    if device.type == "cuda":  # every batch has the same shape: let cuDNN pick its fastest kernels
-        torch.backends.cudnn.benchmark = True
     checkpoint = Path(checkpoint) if checkpoint is not None else None
-    with torch_threads(config.num_threads):
+    with torch_threads(config.num_threads), cudnn_autotune(device.type == "cuda"):
         model.to(device)
         wrapped = model
         if torch_dist.is_available() and torch_dist.is_initialized():

@@ -203,3 +203,21 @@ def test_training_labels_snapshot_the_store_and_csvs_override(tiny_data, tmp_pat
     assert without_store == {files[0]: "fromcsv"}
 
 
+
+
+@pytest.mark.parametrize("before", [False, True])
+def test_cudnn_autotune_and_threads_leave_the_global_settings_as_they_were(before):
+    """Training switches cuDNN autotuning on for CUDA and sets its thread count; a library
+    caller must find both as it left them."""
+    from asdcore.device import cudnn_autotune, torch_threads
+
+    saved = torch.backends.cudnn.benchmark, torch.get_num_threads()
+    torch.backends.cudnn.benchmark = before
+    try:
+        with torch_threads(1), cudnn_autotune(True):
+            assert torch.backends.cudnn.benchmark and torch.get_num_threads() == 1
+        with cudnn_autotune(False):
+            assert torch.backends.cudnn.benchmark == before
+        assert (torch.backends.cudnn.benchmark, torch.get_num_threads()) == (before, saved[1])
+    finally:
+        torch.backends.cudnn.benchmark = saved[0]
