@@ -9,7 +9,7 @@ files: the best any labelling could do). Official scores are reported over all m
 over the attribute-less machines alone (the only ones whose classes change). Figures are
 appended to bench/RESULTS.md.
 
-    python bench/bench_pseudo_labels.py [--seeds 0 1] [--threads 1] [--epochs N]
+    python bench/bench_pseudo_labels.py [--seeds 0 1] [--threads 1] [--epochs N] [--jobs N]
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ import argparse
 import os
 import sys
 import tempfile
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -74,46 +76,61 @@ def paired_differences(groups: dict[str, dict[str, list[dict]]], variants: list[
     return "\n".join(lines)
 
 
+VARIANTS = ("without pseudo-labels", "with pseudo-labels", "with the true attributes")
+
+
+def bench_one_seed(seed: int, model_config: dict) -> tuple[dict, dict, str]:
+    """One demo seed, three trainings: score summaries over all machines and over the
+    attribute-less ones, ``{"<variant> + <backend>": summary}``, and the seed's ARI line."""
+    torch.set_num_threads(model_config["num_threads"])
+    data = demo_dataset(seed)
+    ds = dataset.scan(data)
+    label_sets, quality = pseudo_labels(ds)
+    rows, attribute_less_rows = {}, {}
+    sets_of = dict(zip(VARIANTS, ({}, label_sets, true_labels(ds, label_sets))))
+    for (variant, sets), tag in zip(sets_of.items(), ("none", "pseudo", "true")):
+        config = pipeline.TrainConfig(data=str(data), model="seresnet18", device="cpu",
+                                      model_config={**model_config, "seed": seed})
+        run = pipeline.queue_run(f"pl-{tag}-{seed}", config, overwrite=True, label_sets=sets)
+        with run.working():
+            pipeline.train_run(run)
+        for backend in SEED_BACKENDS:
+            scored = pipeline.score_run(run, backend=backend)
+            rows[f"seed system {variant} + {backend}"] = scored["summary"]
+            own = [r for r in scored["table"] if r["machine"] in label_sets]
+            attribute_less_rows[f"seed system {variant} + {backend}"] = metrics.summarize(
+                pd.DataFrame(own))
+        print(f"seed {seed}, {variant}: done", flush=True)
+    return rows, attribute_less_rows, f"seed {seed}: " + "; ".join(quality)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--epochs", type=int, default=None,
                         help="seed model epochs (default: the model's own)")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="seeds run in this many processes at once")
     args = parser.parse_args()
     model_config = {"num_threads": args.threads}
     if args.epochs is not None:
         model_config["epochs"] = args.epochs
     os.environ.setdefault("ASD_WORKSPACE_DIR", tempfile.mkdtemp(prefix="asd-bench-"))
-    torch.set_num_threads(args.threads)
+    work = [(seed, model_config) for seed in args.seeds]
+    if args.jobs > 1:
+        with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
+            per_seed = list(pool.map(bench_one_seed, *zip(*work)))
+    else:
+        per_seed = [bench_one_seed(*item) for item in work]
 
     rows: dict[str, list[dict]] = {}
     attribute_less_rows: dict[str, list[dict]] = {}
-    notes = []
-    for seed in args.seeds:
-        data = demo_dataset(seed)
-        ds = dataset.scan(data)
-        label_sets, quality = pseudo_labels(ds)
-        notes.append(f"seed {seed}: " + "; ".join(quality))
-        variants = (("without pseudo-labels", {}), ("with pseudo-labels", label_sets),
-                    ("with the true attributes", true_labels(ds, label_sets)))
-        for (variant, sets), tag in zip(variants, ("none", "pseudo", "true")):
-            config = pipeline.TrainConfig(
-                data=str(data), model="seresnet18", device="cpu",
-                model_config={**model_config, "seed": seed})
-            run = pipeline.queue_run(f"pl-{tag}-{seed}", config,
-                                     overwrite=True, label_sets=sets)
-            with run.working():
-                pipeline.train_run(run)
-            for backend in SEED_BACKENDS:
-                scored = pipeline.score_run(run, backend=backend)
-                rows.setdefault(f"seed system {variant} + {backend}", []).append(
-                    scored["summary"])
-                own = [r for r in scored["table"] if r["machine"] in label_sets]
-                attribute_less_rows.setdefault(f"seed system {variant} + {backend}", []).append(
-                    metrics.summarize(pd.DataFrame(own)))
-            print(f"seed {seed}, {variant}: done", flush=True)
-
+    for seed_rows, seed_attribute_less_rows, _ in per_seed:
+        for grouped, found in ((rows, seed_rows), (attribute_less_rows, seed_attribute_less_rows)):
+            for name, summary in found.items():
+                grouped.setdefault(name, []).append(summary)
+    notes = [note for _, _, note in per_seed]
     body = (f"Demo preset, dataset and model seeds {args.seeds}, seed system with its CPU "
             f"defaults and {model_config}. Pseudo-labels of the attribute-less machines "
             "from the default clustering:\n\n"
@@ -122,7 +139,7 @@ def main() -> None:
             + "\n\n" + table(attribute_less_rows) + "\n\n"
             + paired_differences({"all machines": rows,
                                   "the attribute-less machines": attribute_less_rows},
-                                 [v for v, _ in variants], "knn-dg"))
+                                 list(VARIANTS), "knn-dg"))
     print(body)
     results.append("bench_pseudo_labels.py: seed system with and without pseudo-labels", body)
 
