@@ -154,7 +154,7 @@ def _warn_skipped(skipped: list[dict], shown: int = 20) -> None:
 
 
 def _model_settings(args: argparse.Namespace) -> dict:
-    settings = dict(_parse_setting(text) for text in args.settings)
+    settings = dict(parse_setting(text) for text in args.settings)
     if args.epochs is not None:
         settings["epochs"] = args.epochs
     if args.seed is not None:
@@ -162,7 +162,7 @@ def _model_settings(args: argparse.Namespace) -> dict:
     return settings
 
 
-def _parse_setting(text: str) -> tuple[str, object]:
+def parse_setting(text: str) -> tuple[str, object]:
     """``KEY=VALUE`` -> (key, value); the value is read as JSON (numbers, true/false, lists)
     when it parses as such, else kept as text."""
     key, sep, value = text.partition("=")

@@ -7,7 +7,7 @@ well as the trained nets, the score comes from the architecture and the KNN back
 generic features, not from what training taught the network.
 
     python bench/bench_seed_epochs.py [--seeds 0 1 2] [--epochs 1 2 3 5] [--threads 1]
-        [--device cpu] [--no-control] [--append]
+        [--device cpu] [--set KEY=VALUE ...] [--tag NAME] [--no-control] [--append]
 
 ``--append`` adds the table to bench/RESULTS.md; several processes can split the work
 (e.g. ``--epochs 1 2`` and ``--epochs 3 5 --no-control``) and print their tables.
@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
+from asdcore.cli import parse_setting  # noqa: E402
 from bench import results  # noqa: E402
 from bench.bench_baselines import demo_dataset, table  # noqa: E402
 from bench.bench_seed import record, seed_system  # noqa: E402
@@ -37,26 +38,34 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", default="cpu", help="cpu or cuda (the model's width is "
                         "that device's default: 16 on CPU, ResNet18's 64 on CUDA)")
+    parser.add_argument("--set", dest="settings", action="append", default=[],
+                        metavar="KEY=VALUE", help="a seed-model setting for every run "
+                        "(repeatable, as in `train --set`)")
+    parser.add_argument("--tag", default="", help="added to the run names and table rows")
     parser.add_argument("--no-control", dest="control", action="store_false")
     parser.add_argument("--append", action="store_true", help="append to bench/RESULTS.md")
     args = parser.parse_args()
     os.environ.setdefault("ASD_WORKSPACE_DIR", tempfile.mkdtemp(prefix="asd-bench-epochs-"))
-    systems = {f"{n} epoch(s)": {"epochs": n} for n in args.epochs}
+    settings = dict(parse_setting(text) for text in args.settings)
+    label = f", {args.tag}" if args.tag else ""
+    systems = {f"{n} epoch(s){label}": {**settings, "epochs": n} for n in args.epochs}
     if args.control:
-        systems["untrained control (lr 0, 1 epoch)"] = {"epochs": 1, "lr": 0.0}
+        systems[f"untrained control (lr 0, 1 epoch){label}"] = {**settings, "epochs": 1,
+                                                                 "lr": 0.0}
     rows: dict[str, list[dict]] = {}
     train_s: dict[str, list[float]] = {}
-    for name, settings in systems.items():
+    for name, system_settings in systems.items():
         for seed in args.seeds:
-            config = {**settings, "seed": seed, "num_threads": args.threads}
+            config = {**system_settings, "seed": seed, "num_threads": args.threads}
             tag = name.split(" ")[0] if "control" not in name else "control"
-            system = seed_system(demo_dataset(seed), f"epochbench-{tag}-{seed}", config,
+            system = seed_system(demo_dataset(seed), f"epochbench{args.tag}-{tag}-{seed}", config,
                                  args.device)
             scores = record(rows, system, f"seed system, {name}")
             train_s.setdefault(name, []).append(system["train_s"])
             print(f"{name}, seed {seed}: train {system['train_s']:.0f} s, {scores}", flush=True)
     body = (f"Demo preset, dataset and model seeds {args.seeds}, seed system with its "
-            f"defaults on {args.device} (width {system['width']}) but the epochs named "
+            f"defaults on {args.device} (width {system['width']}) but the epochs named"
+            f"{f' and {settings}' if settings else ''} "
             f"({args.threads} CPU thread(s)).\n\n" + table(rows) + "\n\n"
             + "Training time per run, audio loading included: "
             + ", ".join(f"{name} {np.mean(t):.0f} s" for name, t in train_s.items()))

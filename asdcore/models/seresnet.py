@@ -53,6 +53,7 @@ CPU_WIDTH = 16  # the SSL recipe's, the default on CPU
 NO_ATTRIBUTE = "noAttribute"
 _SPECTRUM_FLOOR = 1e-5  # magnitude floor before the dB conversion
 _SPECTRUM_POSITIONS = 8  # the spectrum branch's last feature map is pooled to this length
+POOLINGS = ("global", "time")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,6 +63,11 @@ class SEResNetConfig:
     width: int | None = None  # first-stage channels; None: 64 (ResNet18) on CUDA, 16 on CPU
     embedding_dim: int = 128  # per branch; the clip embedding has twice this with the spectrum
     spectrum_branch: bool = True
+    # How the spectrogram branch pools its last feature map: "global" (max over frequency,
+    # mean over time: frequency positions are lost) or "time" (max over time, the frequency
+    # positions kept side by side, as in the SSL recipe's code).
+    pooling: str = "global"
+    temporal_norm: bool = False  # subtract each mel band's mean over time (the recipe's CMN)
     seconds: float | None = None  # None: the longest machine's clip length, at most 10 s
     subclusters: int = 16  # AdaCos centres per class; 1 = plain AdaCos
     dynamic_scale: bool = False  # False: the fixed AdaCos scale sqrt(2) ln(N - 1)
@@ -90,6 +96,9 @@ class SEResNetConfig:
         for name in ("mixup_p", "exchange_p", "noise_augment_p"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ASDError(f"The seed model setting {name} is a probability (0 to 1).")
+        if self.pooling not in POOLINGS:
+            raise ASDError(f"The seed model setting pooling must be one of {', '.join(POOLINGS)}, "
+                           f"not {self.pooling!r}.")
         if self.featex and not self.spectrum_branch:
             raise ASDError("FeatEx exchanges the spectrum branch's embedding; turn the spectrum "
                            "branch on or FeatEx off.")
@@ -151,8 +160,10 @@ def _embedding_layers(n_in: int, embedding_dim: int) -> nn.Sequential:
 class SpectrogramBranch(nn.Module):
     """SE-ResNet18: ``[B, mels, frames]`` log-mel -> ``[B, embedding_dim]``."""
 
-    def __init__(self, n_mels: int, width: int, embedding_dim: int):
+    def __init__(self, n_mels: int, width: int, embedding_dim: int, pooling: str = "global",
+                 temporal_norm: bool = False):
         super().__init__()
+        self.pooling, self.temporal_norm = pooling, temporal_norm
         self.input_norm = nn.BatchNorm1d(n_mels)
         self.stem = nn.Sequential(nn.Conv2d(1, width, 7, 2, 3, bias=False), nn.BatchNorm2d(width),
                                   nn.ReLU(inplace=True), nn.MaxPool2d(3, 2, 1))
@@ -162,11 +173,18 @@ class SpectrogramBranch(nn.Module):
             stages += [SEBasicBlock(channels, out, stride), SEBasicBlock(out, out)]
             channels = out
         self.stages = nn.Sequential(*stages)
-        self.embedding = _embedding_layers(channels, embedding_dim)
+        positions = n_mels
+        for _ in range(5):  # stem convolution, max-pool and three strided stages halve the mels
+            positions = (positions - 1) // 2 + 1
+        pooled = channels * positions if pooling == "time" else channels
+        self.embedding = _embedding_layers(pooled, embedding_dim)
 
     def forward(self, logmels: torch.Tensor) -> torch.Tensor:
-        x = self.stages(self.stem(self.input_norm(logmels).unsqueeze(1)))
-        return self.embedding(x.amax(dim=2).mean(dim=2))
+        if self.temporal_norm:
+            logmels = logmels - logmels.mean(dim=2, keepdim=True)
+        x = self.stages(self.stem(self.input_norm(logmels).unsqueeze(1)))  # [B, C, mels, frames]
+        pooled = x.amax(dim=3).flatten(1) if self.pooling == "time" else x.amax(dim=2).mean(dim=2)
+        return self.embedding(pooled)
 
 
 class SpectrumBranch(nn.Module):
@@ -200,7 +218,8 @@ class SeedNet(nn.Module):
         super().__init__()
         self.logmel = LogMel(feature_config)
         self.spectrogram = SpectrogramBranch(feature_config.n_mels, config.width,
-                                             config.embedding_dim)
+                                             config.embedding_dim, config.pooling,
+                                             config.temporal_norm)
         self.spectrum = (SpectrumBranch(8 * config.width, config.embedding_dim)
                          if config.spectrum_branch else None)
 
