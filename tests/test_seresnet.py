@@ -12,7 +12,8 @@ from asdcore.features import LogMelConfig
 from asdcore.models import get_model_class
 from asdcore.models.heads import AdaCosHead, fixed_scale
 from asdcore.models.seresnet import (SEBasicBlock, SeedModel, SeedNet, SEResNetConfig,
-                                     SEResNetEmbedder, SqueezeExcitation, class_keys)
+                                     SEResNetEmbedder, SpectrogramBranch, SqueezeExcitation,
+                                     class_keys)
 
 SMALL = dict(width=4, embedding_dim=8, subclusters=2)
 
@@ -40,6 +41,30 @@ def test_embedding_shapes(spectrum_branch):
         embedding = net.embed(waves)
     assert embedding.shape == (3, (2 if spectrum_branch else 1) * 8)
     assert torch.isfinite(embedding).all()
+
+
+@pytest.mark.parametrize("n_mels", [128, 64, 40])
+def test_time_pooling_keeps_frequency_positions(n_mels):
+    """pooling="time" flattens the frequency positions left after five halvings into the
+    embedding layer: its input size must be counted right for any mel count."""
+    branch = SpectrogramBranch(n_mels, 4, 8, pooling="time").eval()
+    with torch.no_grad():
+        assert branch(torch.randn(2, n_mels, 50)).shape == (2, 8)
+    with pytest.raises(ASDError, match="pooling"):
+        SEResNetConfig(pooling="mean")
+
+
+def test_temporal_norm_ignores_a_constant_per_band():
+    """temporal_norm removes each band's mean over time, so a level added to a band for the
+    whole clip (a stationary colouring) does not reach the spectrogram branch."""
+    torch.manual_seed(0)
+    logmels = torch.randn(3, 128, 40)
+    colouring = torch.randn(3, 128, 1) * 5
+    with torch.no_grad():
+        normed = SpectrogramBranch(128, 4, 8, pooling="time", temporal_norm=True).eval()
+        assert torch.allclose(normed(logmels + colouring), normed(logmels), atol=1e-5)
+        plain = SpectrogramBranch(128, 4, 8, pooling="time").eval()
+        assert not torch.allclose(plain(logmels + colouring), plain(logmels), atol=1e-3)
 
 
 def test_every_residual_block_has_squeeze_excitation_and_resnet18_depth():
