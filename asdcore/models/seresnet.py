@@ -335,10 +335,10 @@ class SEResNetEmbedder:
     config_class = SEResNetConfig
     kind = "embedder"
     trains_jointly = True
-    # knn-dg: the best backend on the demo at 1, 2, 3 and 5 epochs (3 seeds each,
-    # bench_seed_epochs.py) and within the spread of the best at 10; knn-ldn inverts the
-    # domains when there are only a few target clips (bench/RESULTS.md).
-    default_backend = "knn-dg"
+    # knn-ldn: the best backend on the demo (10 target clips per machine) at 1, 3 and 10 epochs
+    # (bench/RESULTS.md: 0.686 vs knn-dg 0.678 over 8 seeds at 1 epoch, 0.681 vs 0.608 at 10),
+    # and the recipe's own recommendation. With 2 target clips it had inverted the domains.
+    default_backend = "knn-ldn"
 
     def __init__(self, config: SEResNetConfig | None = None):
         self.config = config or SEResNetConfig()
