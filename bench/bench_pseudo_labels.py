@@ -31,6 +31,7 @@ import torch  # noqa: E402
 from asdcore import dataset, metrics, pipeline  # noqa: E402
 from asdcore.labels import cluster_machine, label_quality  # noqa: E402
 from asdcore.labels.quality import truth_of  # noqa: E402
+from asdcore.models.seresnet import SEResNetEmbedder  # noqa: E402
 from bench import results  # noqa: E402
 from bench.bench_baselines import demo_dataset, table  # noqa: E402
 from bench.bench_seed import SEED_BACKENDS  # noqa: E402
@@ -139,7 +140,7 @@ def main() -> None:
             + "\n\n" + table(attribute_less_rows) + "\n\n"
             + paired_differences({"all machines": rows,
                                   "the attribute-less machines": attribute_less_rows},
-                                 list(VARIANTS), "knn-dg"))
+                                 list(VARIANTS), SEResNetEmbedder.default_backend))
     print(body)
     results.append("bench_pseudo_labels.py: seed system with and without pseudo-labels", body)
 
