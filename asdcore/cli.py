@@ -321,7 +321,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("score", help="score the test clips with a trained run")
     p.add_argument("run", help="run name or path")
     p.add_argument("--backend", default=None,
-                   help="ae: mse|mahalanobis; embedding models: knn|knn-dg|knn-ldn|mahalanobis")
+                   help="ae: mse|mahalanobis; embedding models: "
+                   "knn|knn-dg|knn-ldn|knn-ldn-all|mahalanobis")
     p.add_argument("--data", type=Path, default=None, help="score another dataset folder")
     p.set_defaults(func=_cmd_score)
 

@@ -153,6 +153,17 @@ class LocalDensityKNN(_CosineReferenceScorer):
         return np.where(np.isfinite(scales), scales, fallback)
 
 
+class AllReferencesLocalDensityKNN(LocalDensityKNN):
+    """`LocalDensityKNN` with every training embedding as a reference (no k-means centres):
+    a reference's scale is then its distance to the nearest other training clip, so a test
+    clip is measured against the spacing of normal clips where it lands, in either domain."""
+
+    def __init__(self, k: int = 1, density_neighbors: int = 1,
+                 threshold_percentile: float = 0.9):
+        super().__init__(k=k, density_neighbors=density_neighbors, domain_generalization=False,
+                         threshold_percentile=threshold_percentile)
+
+
 class Mahalanobis(_Scorer):
     """Mahalanobis distance with a Ledoit-Wolf shrunk covariance.
 
@@ -193,6 +204,7 @@ SCORERS: dict[str, type[_Scorer]] = {
     "knn": CosineKNN,
     "knn-dg": DomainGeneralizationKNN,
     "knn-ldn": LocalDensityKNN,
+    "knn-ldn-all": AllReferencesLocalDensityKNN,
     "mahalanobis": Mahalanobis,
 }
 

@@ -25,12 +25,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from asdcore import pipeline, runs, synth  # noqa: E402
+from asdcore import pipeline, runs, scoring, synth  # noqa: E402
 from asdcore.features import resolve_device  # noqa: E402
 from asdcore.paths import cache_dir  # noqa: E402
 from bench import results  # noqa: E402
 
-STATS_BACKENDS = ("knn", "knn-dg", "knn-ldn", "mahalanobis")
+STATS_BACKENDS = tuple(scoring.SCORERS)
 AE_BACKENDS = ("mse", "mahalanobis")
 
 

@@ -34,12 +34,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from asdcore import pipeline, runs  # noqa: E402
+from asdcore import pipeline, runs, scoring  # noqa: E402
 from bench import results  # noqa: E402
 from bench.bench_baselines import (AE_BACKENDS, STATS_BACKENDS, demo_dataset,  # noqa: E402
                                    table, train_and_score)
 
-SEED_BACKENDS = ("knn", "knn-dg", "knn-ldn", "mahalanobis")
+SEED_BACKENDS = tuple(scoring.SCORERS)
 ABLATIONS = {
     "without mixup": {"mixup": False},
     "without StatEx": {"statex": False},

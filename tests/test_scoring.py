@@ -97,6 +97,27 @@ def test_local_density_normalisation_equalises_sparse_and_dense_clusters():
     assert 0.5 < ratio_ldn < 2.0      # normalised, both look equally normal
 
 
+def test_all_references_local_density_matches_a_brute_force_computation():
+    """knn-ldn-all: score = min over training clips r of d(x, r) / d(r, nearest other clip),
+    cosine distances, whatever the domains; training scores leave the clip itself out."""
+    rng = np.random.default_rng(5)
+    X = np.vstack([_blob(rng, [3, 0, 0], 0.2, 30), _blob(rng, [0, 3, 0], 1.0, 6)])
+    domains = ["source"] * 30 + ["target"] * 6
+    test = rng.normal(size=(12, 3))
+
+    def cosine(a, b):
+        return 1 - (a / np.linalg.norm(a)) @ (b / np.linalg.norm(b))
+
+    scales = [min(cosine(r, q) for j, q in enumerate(X) if j != i) for i, r in enumerate(X)]
+    expected_test = [min(cosine(x, r) / s for r, s in zip(X, scales)) for x in test]
+    expected_train = [min(cosine(x, r) / s for j, (r, s) in enumerate(zip(X, scales)) if j != i)
+                      for i, x in enumerate(X)]
+    scorer = scoring.make_scorer("knn-ldn-all").fit(X, domains)
+    assert scorer.decision_function(test) == pytest.approx(expected_test, rel=1e-9)
+    assert scorer.decision_scores_ == pytest.approx(expected_train, rel=1e-9)
+    assert scorer.get_params()["density_neighbors"] == 1 and not scorer.domain_generalization
+
+
 def test_local_density_survives_duplicates_and_zero_vectors():
     X = np.array([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 0.0]])
     for dg in (False, True):
@@ -144,7 +165,7 @@ def test_mahalanobis_per_domain_takes_the_closer_domain():
 
 
 def test_registry_names_the_valid_choices():
-    with pytest.raises(ASDError, match="knn, knn-dg, knn-ldn, mahalanobis"):
+    with pytest.raises(ASDError, match="knn, knn-dg, knn-ldn, knn-ldn-all, mahalanobis"):
         scoring.make_scorer("lof")
     with pytest.raises(ASDError, match="no parameter n_centers"):
         scoring.make_scorer("knn", n_centers=4)
