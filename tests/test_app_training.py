@@ -65,6 +65,24 @@ def test_seed_model_shows_its_switches_and_a_bad_combination_is_an_error(isolate
     assert runs.list_runs() == []
 
 
+def test_epochs_offered_are_the_demo_best_on_the_demo_and_the_recipe_elsewhere(fresh_app,
+                                                                               tiny_data):
+    from asdcore import workspace
+    from asdcore.models.autoencoder import AEConfig
+    from asdcore.models.seresnet import SEResNetConfig
+
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at.selectbox[0].select("seresnet18").run()
+    assert at.number_input(key="epochs_seresnet18_True").value == 1
+    at.selectbox[0].select("ae").run()  # the AE keeps its official epochs on the demo too
+    assert at.number_input(key="epochs_ae_True").value == AEConfig().epochs
+    workspace.choose_dataset(tiny_data)
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at.selectbox[0].select("seresnet18").run()
+    assert at.number_input(key="epochs_seresnet18_False").value == SEResNetConfig().epochs == 10
+    assert not at.exception
+
+
 def test_a_failed_run_shows_its_error_and_log(isolated, tiny_data):
     run = runs.create_run("broken", pipeline.TrainConfig(data=str(tiny_data / "nowhere"),
                                                          model="logmel-stats"))
