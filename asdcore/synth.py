@@ -71,8 +71,8 @@ class SynthPreset:
 
 
 # The demo scales DCASE's 990 source training clips down to 200 but keeps its 10 target clips:
-# the target domain is learned from a handful of clips whatever the data size, and with 2 (one
-# per target attribute) no trained system could learn it at all.
+# the target domain is learned from a handful of clips whatever the data size, and 2 (one per
+# target attribute, as before version 2) left every trained system next to nothing.
 PRESETS: dict[str, SynthPreset] = {
     "tiny": SynthPreset("tiny", n_train_source=12, n_train_target=2, n_test_per_cell=4,
                         n_supplemental_clean=2, n_supplemental_noise=2, seconds=2.0),

@@ -275,3 +275,20 @@ def test_concurrent_generations_of_one_dataset_render_it_once(tmp_path, monkeypa
         thread.join()
     assert results == [out, out] and len(rendered) == 1
     assert [p.name for p in tmp_path.iterdir()] == ["demo"]
+
+
+def test_more_clips_in_a_preset_leave_the_existing_clips_as_they_were():
+    """Each clip has its own random stream: a preset with more target clips (the demo went
+    from 2 to 10) keeps every clip of the smaller one, name and audio alike."""
+    import dataclasses
+
+    smaller, larger = TINY, dataclasses.replace(TINY, n_train_target=TINY.n_train_target + 3)
+    for machine in ("fan", "ToyTrain"):
+        before, after = synth.plan_machine(machine, smaller), synth.plan_machine(machine, larger)
+        by_name = {clip.name: clip for clip in after}
+        assert len(after) == len(before) + 3
+        for clip in before:
+            assert clip.name in by_name
+        for clip in before[-4:] + [c for c in before if c.domain == "target"]:
+            assert np.array_equal(synth.render(clip, 7), synth.render(by_name[clip.name], 7))
+

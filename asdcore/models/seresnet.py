@@ -337,7 +337,8 @@ class SEResNetEmbedder:
     trains_jointly = True
     # knn-ldn-all: the best backend on the demo (10 target clips per machine) at 1, 3 and 10
     # epochs, chosen on seeds 0-2 and higher than knn-ldn on each of the held-out seeds 3-7
-    # (bench/RESULTS.md). knn-dg loses the target domain as training goes on.
+    # (bench/RESULTS.md). knn-dg loses the target domain as training goes on. With no attribute
+    # classes at all it inverted the domains on the demo: score such data with knn-dg.
     default_backend = "knn-ldn-all"
 
     def __init__(self, config: SEResNetConfig | None = None):
