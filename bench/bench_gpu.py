@@ -77,6 +77,7 @@ def main() -> None:
     data = embedder.training_data(clips[clips["split"] == "train"],
                                        clips[clips["split"] == "supplemental"])
     load_s = time.perf_counter() - start
+    default_path = "resident" if data.fits_on(torch.device(args.device)) else "host"
 
     lines = ["| width | parameters | batch path | clips/s | data_fraction | peak GPU memory |",
              "|---|---|---|---|---|---|"]
@@ -98,7 +99,8 @@ def main() -> None:
             f"{len(embedder.classes_)} classes, {len(data.noise)} noise clips; batch "
             f"{args.batch_size}, bf16 autocast, {args.epochs} epochs per setting, clips/s and "
             f"data_fraction over epochs 2..{args.epochs}. Loading the audio into memory took "
-            f"{load_s:.1f} s. torch {torch.__version__}.\n\n" + "\n".join(lines) + "\n\n"
+            f"{load_s:.1f} s. torch {torch.__version__}. The path `train` takes by default "
+            f"here: {default_path}.\n\n" + "\n".join(lines) + "\n\n"
             "Host-path throughput / GPU-resident throughput (1.00: data handling costs "
             "nothing): " + ", ".join(ratios) + ".")
     print(body, flush=True)
