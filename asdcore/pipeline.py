@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from asdcore import atomic, dataset, features, metrics, results, runs, scoring
+from asdcore import atomic, dataset, features, metrics, results, runs, scoring, synth
 from asdcore.errors import ASDError
 from asdcore.models import get_model_class
 from asdcore.paths import PROJECT_ROOT
@@ -140,6 +140,15 @@ def stored_labels(data: str, machines: list[str]) -> dict[str, dict[str, str]]:
     return {machine: labels for machine, labels in found.items() if labels}
 
 
+def demo_settings(model_name: str, data: str | os.PathLike) -> dict:
+    """The settings ``model_name`` starts from on ``data``: its ``demo_settings`` when ``data``
+    was generated with the demo preset (they measure best there), else none (the model's own
+    defaults, which follow its recipe for DCASE-size data)."""
+    manifest = synth.read_manifest(data)
+    on_demo = manifest is not None and manifest.get("preset") == "demo"
+    return dict(getattr(get_model_class(model_name), "demo_settings", {})) if on_demo else {}
+
+
 def backends_for(model_name: str) -> tuple[str, ...]:
     """The score backends a model supports; the first is its default (an embedder's
     ``default_backend`` when it names one, else knn-dg)."""
@@ -233,22 +242,36 @@ def _score_machine(run: Run, model, machine: str, clips: pd.DataFrame, data_root
         if vectors is None:
             vectors = [embeddings_of(part, index) for index, part in enumerate(parts)]
             _save_embeddings(run, machine, data_root, parts, vectors)
-        train_embeddings, test_embeddings = vectors[0], vectors[-1]
-        threshold = pd.Series(np.nan, index=test.index)
-        for section in sorted(test["section"].unique()):
-            in_test = (test["section"] == section).to_numpy()
-            in_train = (train["section"] == section).to_numpy()
-            if not in_train.any():
-                raise ASDError(f"{machine} section {section} has test clips but no training "
-                               "clips to compare them with.")
-            domains = train["domain"].where(train["domain"] == "target", "source")
-            scorer = scoring.make_scorer(backend).fit(train_embeddings[in_train],
-                                                      domains[in_train].tolist())
-            test.loc[in_test, "score"] = scorer.decision_function(test_embeddings[in_test])
-            threshold[in_test] = scorer.threshold_
+        scores, thresholds = score_sections(backend, train, vectors[0], test, vectors[-1])
+        test["score"] = scores
+        threshold = pd.Series(thresholds, index=test.index)
     test["decision"] = (test["score"] > threshold).astype(int)
     test["threshold"] = threshold  # kept so plots can draw the decision line
     return test
+
+
+def score_sections(backend: str, train: pd.DataFrame, train_embeddings: np.ndarray,
+                   test: pd.DataFrame, test_embeddings: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Anomaly scores and decision thresholds of one machine's test clips (rows of ``test``
+    and ``test_embeddings``): each section's clips are scored by ``backend`` fitted on that
+    section's training clips (rows of ``train`` and ``train_embeddings``), whose domains it is
+    told, since a section is its own detection problem."""
+    scores = np.full(len(test), np.nan)
+    thresholds = np.full(len(test), np.nan)
+    for section in sorted(test["section"].unique()):
+        in_test = (test["section"] == section).to_numpy()
+        in_train = (train["section"] == section).to_numpy()
+        if not in_train.any():
+            machine = test["machine"].iloc[0]
+            raise ASDError(f"{machine} section {section} has test clips but no training "
+                           "clips to compare them with.")
+        domains = train["domain"].where(train["domain"] == "target", "source")
+        scorer = scoring.make_scorer(backend).fit(train_embeddings[in_train],
+                                                  domains[in_train].tolist())
+        scores[in_test] = scorer.decision_function(test_embeddings[in_test])
+        thresholds[in_test] = scorer.threshold_
+    return scores, thresholds
 
 
 def work_run(run: Run, progress: ProgressFn | None = None,

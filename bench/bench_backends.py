@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from asdcore import dataset, metrics, results, runs, scoring  # noqa: E402
+from asdcore import dataset, metrics, pipeline, results, runs, scoring  # noqa: E402
 from bench import results as bench_results  # noqa: E402
 from bench.bench_baselines import table  # noqa: E402
 
@@ -36,24 +36,22 @@ def score_run(run: runs.Run, source_refs: int | None, seed: int = 0) -> dict[str
         clip_ids, embeddings, _ = results.saved_embeddings(run, machine)
         row_of = {clip_id: row for row, clip_id in enumerate(clip_ids)}
         of_machine = clips[clips["machine"] == machine]
-        for section in sorted(of_machine["section"].unique()):
-            of_section = of_machine[of_machine["section"] == section]
-            train = of_section[of_section["split"] == "train"]
-            test = of_section[of_section["split"] == "test"].copy()
-            is_target = (train["domain"] == "target").to_numpy()
-            if source_refs is not None:  # a random subset of the source clips, all targets
-                source_rows = np.flatnonzero(~is_target)
-                keep = rng.permutation(source_rows)[:source_refs]
-                train = train.iloc[np.sort(np.concatenate([keep, np.flatnonzero(is_target)]))]
-            domains = train["domain"].where(train["domain"] == "target", "source").tolist()
-            reference = embeddings[[row_of[c] for c in train["clip_id"]]]
-            tested = embeddings[[row_of[c] for c in test["clip_id"]]]
-            for name in scoring.SCORERS:
-                scored = test.copy()
-                scored["score"] = scoring.make_scorer(name).fit(reference, domains) \
-                    .decision_function(tested)
-                scored["decision"] = 0  # ranking metrics only
-                tables[name].append(scored)
+        train = of_machine[of_machine["split"] == "train"]
+        test = of_machine[of_machine["split"] == "test"]
+        if source_refs is not None:  # per section, a random subset of the source clips
+            kept = [rng.permutation(np.flatnonzero(((train["section"] == section)
+                                                    & (train["domain"] != "target")).to_numpy())
+                                    )[:source_refs]
+                    for section in sorted(train["section"].unique())]
+            kept.append(np.flatnonzero((train["domain"] == "target").to_numpy()))
+            train = train.iloc[np.sort(np.concatenate(kept))]
+        reference = embeddings[[row_of[c] for c in train["clip_id"]]]
+        tested = embeddings[[row_of[c] for c in test["clip_id"]]]
+        for name in scoring.SCORERS:
+            scored = test.copy()
+            scored["score"], _ = pipeline.score_sections(name, train, reference, test, tested)
+            scored["decision"] = 0  # ranking metrics only
+            tables[name].append(scored)
     return {name: metrics.summarize(metrics.evaluate(pd.concat(parts)))
             for name, parts in tables.items()}
 
