@@ -120,7 +120,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
             config = pipeline.TrainConfig(
                 data=str(Path(args.data).resolve()), model=args.model,
                 machines=args.machine or [], device=args.device,
-                model_config=_model_settings(args),
+                model_config=_model_settings(args, pipeline.demo_settings(args.model, args.data),
+                                             announce=dist.is_main),
                 labels=[str(Path(p).resolve()) for p in args.labels or []])
             if dist.is_main:  # the store's labels are copied into the run: it stays reproducible
                 machines = config.machines or sorted(ds.clips["machine"].unique())
@@ -153,13 +154,20 @@ def _warn_skipped(skipped: list[dict], shown: int = 20) -> None:
         print(f"  ... and {len(skipped) - shown} more.", file=sys.stderr)
 
 
-def _model_settings(args: argparse.Namespace) -> dict:
+def _model_settings(args: argparse.Namespace, starting: dict, announce: bool) -> dict:
+    """The model settings the flags give, on top of ``starting`` (the model's demo settings on
+    the demo preset); the ones the flags leave in place are named on stderr."""
     settings = dict(parse_setting(text) for text in args.settings)
     if args.epochs is not None:
         settings["epochs"] = args.epochs
     if args.seed is not None:
         settings["seed"] = args.seed
-    return settings
+    kept = {key: value for key, value in starting.items() if key not in settings}
+    if kept and announce:
+        shown = ", ".join(f"{key}={value}" for key, value in kept.items())
+        print(f"note: {args.data} is the demo preset; {args.model} trains with {shown}, its best "
+              "there (--epochs / --set override it).", file=sys.stderr)
+    return {**kept, **settings}
 
 
 def parse_setting(text: str) -> tuple[str, object]:

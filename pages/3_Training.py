@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
 import ui
-from asdcore import pipeline, runs, workspace
+from asdcore import pipeline, runs
 from asdcore.device import device_info
 from asdcore.errors import ASDError
 from asdcore.models import MODELS
@@ -37,27 +36,22 @@ SWITCHES = {
     "noise_mixing": "Noise mixing: supplemental clean + noise clips as extra training clips",
     "noise_augment": "Noise augmentation: supplemental noise added to training clips",
 }
-# Epochs offered on the built-in demo where it differs from the model's default (which
-# follows the recipe for DCASE-size data): the seed model scores best there after 1 epoch
-# (bench/RESULTS.md: 0.709 against 0.688 after 10, in a tenth of the time).
-DEMO_EPOCHS = {"seresnet18": 1}
-
-
-def model_settings(model: str, on_demo: bool) -> dict:
+def model_settings(model: str, data: str) -> dict:
     """Widgets for the settings the model's config has; returns the values that differ from
-    the model's defaults (the run config stays short and readable). ``on_demo``: the dataset
-    is the built-in demo, which has its own best epoch count for some models."""
+    the model's defaults (the run config stays short and readable). On the demo preset the
+    epochs box starts from the model's demo settings (`pipeline.demo_settings`)."""
     fields = {f.name: f for f in dataclasses.fields(MODELS[model].config_class)}
     defaults = {name: f.default for name, f in fields.items()
                 if f.default is not dataclasses.MISSING}
+    starting = pipeline.demo_settings(model, data)
     chosen = {}
     cols = st.columns(2)
     if "epochs" in defaults:
-        offered = DEMO_EPOCHS.get(model, defaults["epochs"]) if on_demo else defaults["epochs"]
+        offered = starting.get("epochs", defaults["epochs"])
         chosen["epochs"] = cols[0].number_input(
-            "Epochs", 1, 1000, int(offered), key=f"epochs_{model}_{on_demo}",
+            "Epochs", 1, 1000, int(offered), key=f"epochs_{model}_{offered}",
             help=f"The model's default ({defaults['epochs']}) follows its recipe for DCASE-size "
-                 "data. On the built-in demo the seed model scores best after 1 epoch, which "
+                 "data. On the demo preset the seed model scores best after 1 epoch, which "
                  "is what this box offers there (bench/RESULTS.md).")
     if "seed" in defaults:
         chosen["seed"] = cols[1].number_input("Seed", 0, 2**31 - 1, int(defaults["seed"]))
@@ -108,7 +102,7 @@ def new_run_form(ds) -> None:
     model = st.selectbox("Model", list(MODELS), index=list(MODELS).index("logmel-stats"),
                          format_func=lambda m: f"{m}: {MODEL_HELP.get(m, '')}")
     machines = st.multiselect("Machine types (none chosen: all)", trainable)
-    settings = model_settings(model, on_demo=Path(ds.root) == workspace.demo_dataset_path())
+    settings = model_settings(model, ds.root)
     label_files, label_sets = ([], {})
     if getattr(MODELS[model], "trains_jointly", False):
         label_files, label_sets = label_choice(ds, machines or trainable)

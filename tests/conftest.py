@@ -44,6 +44,23 @@ def tiny_data(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def demo_marked_data(tiny_data, tmp_path_factory) -> Path:
+    """A copy of the tiny dataset whose manifest names the demo preset: how a dataset written
+    by ``demo --preset demo`` looks to code that asks which preset it is, at the tiny size."""
+    import json
+    import shutil
+
+    from asdcore import synth
+
+    out = tmp_path_factory.mktemp("demo-marked") / "dcase"
+    shutil.copytree(tiny_data, out)
+    manifest = json.loads((out / synth.MANIFEST_NAME).read_text(encoding="utf-8"))
+    (out / synth.MANIFEST_NAME).write_text(json.dumps({**manifest, "preset": "demo"}),
+                                           encoding="utf-8")
+    return out
+
+
+@pytest.fixture(scope="session")
 def real_samples() -> Path:
     """The real DCASE clips in ../shared/real-samples; tests using them skip when absent."""
     if not REAL_SAMPLES.is_dir():

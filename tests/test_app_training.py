@@ -65,21 +65,22 @@ def test_seed_model_shows_its_switches_and_a_bad_combination_is_an_error(isolate
     assert runs.list_runs() == []
 
 
-def test_epochs_offered_are_the_demo_best_on_the_demo_and_the_recipe_elsewhere(fresh_app,
-                                                                               tiny_data):
+def test_epochs_offered_are_the_demo_best_on_the_demo_and_the_recipe_elsewhere(
+        fresh_app, tiny_data, demo_marked_data):
     from asdcore import workspace
     from asdcore.models.autoencoder import AEConfig
     from asdcore.models.seresnet import SEResNetConfig
 
+    workspace.choose_dataset(demo_marked_data)
     at = AppTest.from_file(PAGE, default_timeout=60).run()
     at.selectbox[0].select("seresnet18").run()
-    assert at.number_input(key="epochs_seresnet18_True").value == 1
+    assert at.number_input(key="epochs_seresnet18_1").value == 1
     at.selectbox[0].select("ae").run()  # the AE keeps its official epochs on the demo too
-    assert at.number_input(key="epochs_ae_True").value == AEConfig().epochs
+    assert at.number_input(key=f"epochs_ae_{AEConfig().epochs}").value == AEConfig().epochs
     workspace.choose_dataset(tiny_data)
     at = AppTest.from_file(PAGE, default_timeout=60).run()
     at.selectbox[0].select("seresnet18").run()
-    assert at.number_input(key="epochs_seresnet18_False").value == SEResNetConfig().epochs == 10
+    assert at.number_input(key="epochs_seresnet18_10").value == SEResNetConfig().epochs == 10
     assert not at.exception
 
 

@@ -63,3 +63,22 @@ def test_train_set_refuses_unknown_or_malformed_settings_before_a_run_exists(tin
     assert not runs.run_path("typo").exists()
     assert cli.main(["train", str(tiny_data), "--run", "typo", "--resume", "--set", "n_mels=8"]) == 2
     assert "--resume" in capsys.readouterr().err
+
+
+def test_train_on_the_demo_preset_starts_from_the_models_demo_settings(demo_marked_data,
+                                                                       tiny_data, capsys):
+    from asdcore import cli, runs
+
+    common = ["--model", "seresnet18", "--machine", "fan", "--device", "cpu",
+              "--set", "width=4", "--set", "spectrum_branch=false", "--set", "featex=false"]
+    assert cli.main(["train", str(demo_marked_data), "--run", "on-demo", *common]) == 0
+    assert runs.open_run("on-demo").config()["model_config"]["epochs"] == 1
+    note = capsys.readouterr().err
+    assert "demo preset" in note and "epochs=1" in note
+    assert cli.main(["train", str(demo_marked_data), "--run", "chosen", "--epochs", "2",
+                     *common]) == 0
+    assert runs.open_run("chosen").config()["model_config"]["epochs"] == 2
+    assert "demo preset" not in capsys.readouterr().err
+    assert cli.main(["train", str(tiny_data), "--run", "elsewhere", "--model", "logmel-stats",
+                     "--machine", "fan"]) == 0  # no demo settings off the demo preset
+    assert "epochs" not in runs.open_run("elsewhere").config()["model_config"]

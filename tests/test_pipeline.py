@@ -139,3 +139,13 @@ def test_real_dcase_clips_train_and_score_to_complete_files(real_samples, tmp_pa
     assert sorted(written["name"]) == test_names
     # Two target-domain test clips cannot give an official score; it must say so, not invent one.
     assert result["official_score"] is None and result["note"]
+
+
+def test_demo_settings_apply_on_the_demo_preset_only(demo_marked_data, tiny_data, tmp_path):
+    from asdcore.models.seresnet import SEResNetEmbedder
+
+    assert pipeline.demo_settings("seresnet18", demo_marked_data) == \
+        SEResNetEmbedder.demo_settings == {"epochs": 1}
+    assert pipeline.demo_settings("ae", demo_marked_data) == {}  # the AE has none
+    assert pipeline.demo_settings("seresnet18", tiny_data) == {}  # another preset
+    assert pipeline.demo_settings("seresnet18", tmp_path) == {}  # no manifest: the user's data
