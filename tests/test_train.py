@@ -12,7 +12,7 @@ import torch
 
 from asdcore import dataset, pipeline, runs
 from asdcore.errors import Cancelled
-from asdcore.models.seresnet import SEResNetConfig, SEResNetEmbedder
+from asdcore.models.seresnet import CPU_WIDTH, FULL_WIDTH, SEResNetConfig, SEResNetEmbedder
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = dict(width=4, embedding_dim=16, subclusters=4, batch_size=16, device="cpu", num_threads=1)
@@ -117,7 +117,7 @@ def test_cli_train_score_with_labels_resume(tiny_data, tmp_path):
     assert run.config()["labels"] == [str(label_csv)]
     meta = json.loads((run.weights_dir / "joint" / "model.json").read_text())
     assert "slider/00/source/label=1" in meta["classes"]
-    assert meta["config"]["width"] == 16  # the narrow CPU default (64 on CUDA)
+    assert meta["config"]["width"] == CPU_WIDTH < FULL_WIDTH  # the narrower CPU default
     assert (run.path / "checkpoint.pt").is_file()
 
     scored = cli("score", run_dir, "--backend", "knn")
