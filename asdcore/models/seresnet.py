@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 MAX_SECONDS = 10.0  # the seed front end's clip length
 FULL_WIDTH = 64  # ResNet18's first-stage channels (the default on CUDA)
 # The default on CPU. Width 32 beat the SSL recipe's 16 on each of 8 demo seeds at 1 epoch
-# (0.729 against 0.708 with knn-ldn-all, bench/RESULTS.md) for about twice the training time.
+# (0.729 against 0.708 with knn-ldn-all, bench/RESULTS.md); it trains 2.7 times slower.
 CPU_WIDTH = 32
 NO_ATTRIBUTE = "noAttribute"
 _SPECTRUM_FLOOR = 1e-5  # magnitude floor before the dB conversion
