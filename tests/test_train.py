@@ -221,3 +221,20 @@ def test_cudnn_autotune_and_threads_leave_the_global_settings_as_they_were(befor
         assert (torch.backends.cudnn.benchmark, torch.get_num_threads()) == (before, saved[1])
     finally:
         torch.backends.cudnn.benchmark = saved[0]
+
+
+def test_a_run_resumes_at_the_width_it_started_with(tiny_clips, tmp_path, monkeypatch):
+    """The default width depends on the device (and once changed between versions): a run
+    checkpointed at one width resumes at it, where it would otherwise fail to load."""
+    from asdcore.models import seresnet
+
+    checkpoint = tmp_path / "checkpoint.pt"
+    monkeypatch.setattr(seresnet, "CPU_WIDTH", 4)
+    with pytest.raises(Cancelled):
+        calls = []
+        _fit(tiny_clips, checkpoint=checkpoint, epochs=2, width=None,
+             cancel=lambda: calls.append(1) or len(calls) >= 12)
+    monkeypatch.setattr(seresnet, "CPU_WIDTH", 8)
+    resumed = _fit(tiny_clips, checkpoint=checkpoint, epochs=2, width=None)
+    assert resumed.config.width == 4 and len(resumed.history_["loss"]) == 2
+    assert _fit(tiny_clips, epochs=1, width=None).config.width == 8  # a new run

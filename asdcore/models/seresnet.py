@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import pickle
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -326,6 +327,19 @@ def clip_seconds(clips: pd.DataFrame, wanted: float | None) -> float:
 
 # --- the registered model --------------------------------------------------------------------
 
+def _checkpoint_width(path: str | Path | None) -> int | None:
+    """The first-stage width of the network in a training checkpoint; None when there is no
+    checkpoint or it does not say (`asdcore.train` then reports a damaged checkpoint)."""
+    if path is None or not Path(path).is_file():
+        return None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)["model"]
+        return int(state["net.spectrogram.stem.0.weight"].shape[0])
+    except (OSError, RuntimeError, ValueError, EOFError, KeyError, TypeError, IndexError,
+            pickle.UnpicklingError):
+        return None
+
+
 class SEResNetEmbedder:
     """The seed model as a registry entry: ``fit_clips`` on all machines, ``embed_clips``.
 
@@ -371,6 +385,10 @@ class SEResNetEmbedder:
         from asdcore import train as training
 
         data = self.training_data(train, supplemental, pseudo_labels, progress, cancel)
+        started_width = _checkpoint_width(checkpoint)
+        if started_width is not None:  # a run resumes at the width it started with, even where
+            # the default now differs (resumed on another device, or after a new default)
+            self.config = dataclasses.replace(self.config, width=started_width)
         # Initial weights from the seed alone, without touching the caller's random state.
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.config.seed)
