@@ -36,6 +36,8 @@ SWITCHES = {
     "noise_mixing": "Noise mixing: supplemental clean + noise clips as extra training clips",
     "noise_augment": "Noise augmentation: supplemental noise added to training clips",
 }
+
+
 def model_settings(model: str, data: str) -> dict:
     """Widgets for the settings the model's config has; returns the values that differ from
     the model's defaults (the run config stays short and readable). On the demo preset the

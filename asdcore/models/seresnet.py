@@ -332,8 +332,8 @@ def _checkpoint_width(path: str | Path | None) -> int | None:
     checkpoint or it does not say (`asdcore.train` then reports a damaged checkpoint)."""
     if path is None or not Path(path).is_file():
         return None
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)["model"]
+    try:  # memory-mapped: only the one tensor is read, not the whole (optimiser-sized) file
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)["model"]
         return int(state["net.spectrogram.stem.0.weight"].shape[0])
     except (OSError, RuntimeError, ValueError, EOFError, KeyError, TypeError, IndexError,
             pickle.UnpicklingError):
