@@ -357,8 +357,8 @@ class SEResNetEmbedder:
     # classes at all it inverted the domains on the demo: score such data with knn-dg.
     default_backend = "knn-ldn-all"
     # Settings the workbench and the command line start from on the demo preset: 1 epoch
-    # beats the recipe's 10 there in a seventh of the time (CPU width 32, 3 seeds: 0.735
-    # against 0.699, higher on each; width 64 on a GPU: 0.731 against 0.716).
+    # beats the recipe's 10 there in an eighth of the training time (CPU width 32, 3 seeds:
+    # 0.735 against 0.699, higher on each; width 64 on a GPU: 0.731 against 0.716).
     demo_settings = {"epochs": 1}
 
     def __init__(self, config: SEResNetConfig | None = None):
