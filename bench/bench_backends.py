@@ -39,11 +39,11 @@ def score_run(run: runs.Run, source_refs: int | None, seed: int = 0) -> dict[str
         train = of_machine[of_machine["split"] == "train"]
         test = of_machine[of_machine["split"] == "test"]
         if source_refs is not None:  # per section, a random subset of the source clips
-            kept = [rng.permutation(np.flatnonzero(((train["section"] == section)
-                                                    & (train["domain"] != "target")).to_numpy())
-                                    )[:source_refs]
-                    for section in sorted(train["section"].unique())]
-            kept.append(np.flatnonzero((train["domain"] == "target").to_numpy()))
+            is_target = (train["domain"] == "target").to_numpy()
+            kept = [np.flatnonzero(is_target)]
+            for section in sorted(train["section"].unique()):
+                source = np.flatnonzero(~is_target & (train["section"] == section).to_numpy())
+                kept.append(rng.permutation(source)[:source_refs])
             train = train.iloc[np.sort(np.concatenate(kept))]
         reference = embeddings[[row_of[c] for c in train["clip_id"]]]
         tested = embeddings[[row_of[c] for c in test["clip_id"]]]
