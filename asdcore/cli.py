@@ -10,9 +10,13 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from asdcore.errors import ASDError, disk_full_error, is_disk_full
 from asdcore.progress import terminal_progress
+
+if TYPE_CHECKING:
+    from asdcore.dataset import Dataset
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -32,8 +36,51 @@ def _cmd_info(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(ds.info(), indent=2, default=str))
     else:
-        print(dataset.format_info(ds))
+        print(format_info(ds))
     return 0 if ds.usable else 1
+
+
+def format_info(ds: Dataset, max_problems: int = 50) -> str:
+    """``info``'s terminal summary: one table row per machine folder, then the problems."""
+    import pandas as pd
+
+    from asdcore.dataset.discover import printable
+
+    machines = ds.machines()
+    lines = [f"Dataset {ds.root}: {len(machines)} machine folder(s), {len(ds.clips)} clips, "
+             f"{len(ds.problems)} problem(s)", ""]
+    # Folder paths only when machine names alone are ambiguous.
+    show_folder = len({f.name for f in ds.folders}) < len(ds.folders)
+    table = pd.DataFrame([{
+        **({"folder": folder.rel} if show_folder else {}),
+        "machine": m["name"],
+        "subset": m["subset"] or "-",
+        "sections": ",".join(m["sections"]) or "-",
+        "train (src/tgt)": f"{m['n_train']} ({m['n_source']}/{m['n_target']})",
+        "test": m["n_test"],
+        "suppl.": m["n_supplemental"],
+        "attributes": ",".join(m["attribute_keys"]) if m["has_attributes"]
+        else "hidden (truth known)" if m["has_ground_truth_attributes"] else "hidden",
+        "length (s)": _range_text(m["durations"]["min"], m["durations"]["max"]),
+        "rate (Hz)": ",".join(map(str, m["sample_rates"])) or "-",
+        "ch": ",".join(map(str, m["channels"])) or "-",
+        "problems": m["n_problems"],
+    } for folder, m in zip(ds.folders, machines, strict=True)])
+    lines.append(table.to_string(index=False))
+    if ds.problems:
+        lines += ["", f"Problems ({len(ds.problems)}):"]
+        lines += [f"  {p.file}: {p.reason}" for p in ds.problems[:max_problems]]
+        if len(ds.problems) > max_problems:
+            lines.append(f"  ... and {len(ds.problems) - max_problems} more (use --json for all).")
+    if not ds.usable:
+        lines += ["", "No readable clips: this dataset cannot be used."]
+    return printable("\n".join(lines))  # a folder name may not be valid UTF-8
+
+
+def _range_text(low: float | None, high: float | None) -> str:
+    if low is None:
+        return "-"
+    return f"{low:.1f}" if round(low, 1) == round(high, 1) else f"{low:.1f}-{high:.1f}"
 
 
 def _cluster_count(text: str) -> int | str:

@@ -31,6 +31,7 @@ PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))
 
 from asdcore import dataset  # noqa: E402
+from asdcore.dataset import discover  # noqa: E402
 from bench import results  # noqa: E402
 
 REAL_SAMPLES = PROJECT.parent / "shared" / "real-samples" / "dcase2023_dev"
@@ -127,10 +128,10 @@ def main() -> None:
             warm.append(seconds)
         assert n_clips == n_files, (n_clips, n_files)
 
-        default_threads = dataset.HEADER_THREADS
-        dataset.HEADER_THREADS = 1
+        default_threads = discover.HEADER_THREADS
+        discover.HEADER_THREADS = 1
         single = [timed_scan(data)[0] for _ in range(args.repeats)]
-        dataset.HEADER_THREADS = default_threads
+        discover.HEADER_THREADS = default_threads
 
     rows = [
         ("first scan, fresh process (cold-ish)", cold_s),

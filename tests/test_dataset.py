@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from asdcore import dataset
+from asdcore import cli, dataset
 from asdcore.dataset import CLIP_COLUMNS, Problem, parse_attributes, parse_name, scan
 from asdcore.errors import ASDError, Cancelled
 
@@ -290,7 +290,7 @@ def test_dataset_with_only_broken_files_is_not_usable(tmp_path):
     assert not ds.usable and len(ds.problems) == 1
     info = ds.info()
     assert info["machines"][0]["durations"] == {"min": None, "max": None}
-    assert "cannot be used" in dataset.format_info(ds)
+    assert "cannot be used" in cli.format_info(ds)
 
 
 def test_legacy_layout(tmp_path):
@@ -606,7 +606,7 @@ def test_bad_input_corpus(tmp_path):
     assert fan_summary["sample_rates"] == [16000, 44100] and fan_summary["channels"] == [1, 2]
     assert fan_summary["n_problems"] == 9
     json.dumps(ds.info())  # JSON-able without help
-    text = dataset.format_info(ds)
+    text = cli.format_info(ds)
     assert "truncated" in text and "fan" in text and "valve" in text
 
 
@@ -624,7 +624,7 @@ def test_unicode_machine_and_folder_names(tmp_path):
     ds = scan(root)
     assert ds.problems == [] and ds.machines()[0]["name"] == "máquina 1"
     assert ds.clips["file"].str.startswith("máquina 1/").all()
-    assert "máquina 1" in dataset.format_info(ds)
+    assert "máquina 1" in cli.format_info(ds)
 
 
 def test_file_names_that_are_not_utf8(tmp_path):
@@ -638,7 +638,7 @@ def test_file_names_that_are_not_utf8(tmp_path):
          "file name is not valid UTF-8; rename the file to use it.")]
     assert len(ds.clips) == 7
     json.dumps(ds.info())
-    dataset.format_info(ds).encode("utf-8")
+    cli.format_info(ds).encode("utf-8")
 
 
 # --------------------------------------------------------------------------------------------

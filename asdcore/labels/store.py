@@ -35,7 +35,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from asdcore.atomic import write_json, write_text
-from asdcore.dataset import _find_machine_folders
+from asdcore.dataset import find_machine_folders
 from asdcore.errors import ASDError, writing
 from asdcore.labels.selection import validate_label
 from asdcore.paths import workspace_dir
@@ -276,7 +276,7 @@ def machine_folders(data: str | os.PathLike, machine: str) -> list[Path]:
     root = Path(data).expanduser()
     if not root.is_dir():
         raise ASDError(f"The dataset folder {root} does not exist.")
-    folders = [f.path for f in _find_machine_folders(root.absolute(), None)[0] if f.name == machine]
+    folders = [f.path for f in find_machine_folders(root.absolute(), None)[0] if f.name == machine]
     if not folders:
         raise ASDError(f"There is no machine {machine!r} in {root}.")
     return folders
