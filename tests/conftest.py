@@ -8,6 +8,23 @@ from pathlib import Path
 import pytest
 
 REAL_SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "real-samples"
+TESTS = Path(__file__).resolve().parent
+TIERS = ("unit", "app", "e2e")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Give every test its tier by where it lives (a tier marked on the test itself wins):
+    tests/e2e -> e2e, tests/test_app_*.py -> app, the rest -> unit. ``slow`` marks stay."""
+    for item in items:
+        if any(item.get_closest_marker(tier) for tier in TIERS):
+            continue
+        path = Path(item.fspath)
+        if TESTS / "e2e" in path.parents:
+            item.add_marker(pytest.mark.e2e)
+        elif path.name.startswith("test_app_"):
+            item.add_marker(pytest.mark.app)
+        else:
+            item.add_marker(pytest.mark.unit)
 
 
 @pytest.fixture(autouse=True, scope="session")
