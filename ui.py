@@ -16,7 +16,7 @@ import soundfile as sf
 import streamlit as st
 
 from asdcore import (audio, dataset, features, pipeline, projection, results, runs, synth, viz,
-                     workspace)
+                     workers, workspace)
 from asdcore.errors import ASDError
 from asdcore.models import MODELS
 
@@ -178,7 +178,7 @@ def _run_view(run: runs.Run, was_active: bool) -> None:
         st.progress(fraction, text=f"{run.name} ({state}): {message}")
         if st.button("Cancel this run", key=f"cancel-{run.name}"):
             with st.spinner("Stopping the worker..."):
-                runs.cancel(run, grace_s=5.0)
+                workers.cancel(run, grace_s=5.0)
             st.rerun()
     elif state == "done":
         score = (run.metrics() or {}).get("official_score")
@@ -203,8 +203,8 @@ def _run_view(run: runs.Run, was_active: bool) -> None:
 def resume_button(run: runs.Run) -> None:
     """Start a failed or cancelled run again: a joint model (the seed model) resumes from its
     last checkpoint, other models train afresh; the run keeps its name and settings."""
-    model = run.config().get("model", "")
-    resumes = getattr(MODELS.get(model), "trains_jointly", False)
+    model = MODELS.get(run.config().get("model", ""))  # None for a run of an unknown model
+    resumes = model is not None and model.trains_jointly
     label = "Resume from the last checkpoint" if resumes else "Run it again"
     if st.button(label, key=f"resume-{run.name}"):
         try:

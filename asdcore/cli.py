@@ -143,9 +143,9 @@ def _print_label_summary(args, ds, result, change_set, store) -> None:
 
 def _recording(run, bar):
     """A progress callback that drives the terminal bar and appends to the run's progress log."""
-    def progress(done: int, total: int, message: str = "") -> None:
+    def progress(done: int, total: int, message: str = "", **fields) -> None:
         bar(done, total, message)
-        run.append_progress(step=done, total=total, message=message)
+        run.record_progress(done, total, message, **fields)
     return progress
 
 
@@ -303,6 +303,53 @@ def _cmd_runs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_check(args: argparse.Namespace) -> int:
+    from asdcore import atomic, check
+
+    loaded = check.CheckRun(args.run, backend=args.backend)
+    with terminal_progress(f"check with {loaded.run.name}") as bar:
+        checked = loaded.check(args.paths, machine=args.machine, section=args.section,
+                               progress=bar)
+    if not checked:
+        raise ASDError("No audio files to check in " + ", ".join(map(str, args.paths)) + ".")
+    if args.out:
+        atomic.write_text(args.out, check.results_table(checked).to_csv(index=False))
+    if args.json:
+        print(json.dumps(checked, indent=2))
+    else:
+        for result in checked:
+            print(_verdict_line(result))
+    return 1 if any(result["error"] for result in checked) else 0
+
+
+def _verdict_line(result: dict) -> str:
+    """``ANOMALOUS|normal score S (threshold T, P% of normal training clips lower) FILE``."""
+    if result["error"]:
+        return f"unusable  {result['file']}: {result['error']}"
+    verdict = "ANOMALOUS" if result["decision"] else "normal   "
+    return (f"{verdict} score {result['score']:.4g} (threshold {result['threshold']:.4g}, "
+            f"percentile {result['percentile']:.0f} among normal training clips) "
+            f"{result['machine']} section {result['section']}  {result['file']}")
+
+
+def _cmd_import(args: argparse.Namespace) -> int:
+    from asdcore import ingest
+
+    with terminal_progress("import") as bar:
+        summary = ingest.import_recordings(
+            args.src, args.out, layout=args.layout, normal=args.normal, exclude=args.exclude,
+            test_fraction=args.test_fraction, seed=args.seed, copy=args.copy,
+            clip_seconds=args.clip_seconds, machine=args.machine, progress=bar)
+    _warn_skipped(summary["skipped"])
+    print(f"layout {summary['layout']}; excluded {len(summary['excluded'])} file(s)")
+    for row in summary["counts"]:
+        print(f"{row['machine']} section {row['section']} {row['split']} {row['label']}: "
+              f"{row['clips']} clips")
+    print(f"mapping: {summary['mapping']}")
+    print(summary["out"])
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m asdcore",
@@ -403,6 +450,40 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("runs", help="list runs with status, model and score")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_runs)
+
+    p = sub.add_parser("check", help="verdicts on new recordings with a trained run")
+    p.add_argument("run", help="run name or path")
+    p.add_argument("paths", nargs="+", type=Path, metavar="PATH",
+                   help="audio file, or folder searched recursively")
+    p.add_argument("--machine", default=None,
+                   help="machine type of the files (default: the run's only one, or the "
+                   "machine folder the file is in)")
+    p.add_argument("--section", default=None,
+                   help="section, e.g. 00 (default: the machine's only one, or the file name's)")
+    p.add_argument("--backend", default=None,
+                   help="score backend (default: the one the run was scored with)")
+    p.add_argument("--json", action="store_true", help="print a list, one object per file")
+    p.add_argument("--out", type=Path, default=None, help="also write a CSV table here")
+    p.set_defaults(func=_cmd_check)
+
+    p = sub.add_parser("import", help="bring recordings in another layout into a new "
+                       "DCASE-layout dataset")
+    p.add_argument("src", type=Path, help="folder of recordings")
+    p.add_argument("out", type=Path, help="new dataset folder (must not exist or be empty)")
+    p.add_argument("--layout", choices=["auto", "mimii", "toyadmos", "folders"], default="auto")
+    p.add_argument("--normal", nargs="+", default=None, metavar="NAME",
+                   help="folders layout: the normal conditions (the others are anomalies)")
+    p.add_argument("--exclude", nargs="+", default=None, metavar="NAME",
+                   help="conditions to leave out (e.g. a machine that is off)")
+    p.add_argument("--machine", default=None,
+                   help="folders layout: machine name (default: the source folder's name)")
+    p.add_argument("--test-fraction", type=float, default=0.2,
+                   help="share of normal recordings held out for test (default 0.2)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the train/test split")
+    p.add_argument("--clip-seconds", type=float, default=None,
+                   help="cut longer recordings into clips of this length")
+    p.add_argument("--copy", action="store_true", help="copy files instead of linking them")
+    p.set_defaults(func=_cmd_import)
     return parser
 
 

@@ -17,8 +17,9 @@ from asdcore import metrics
 from asdcore.errors import ASDError
 from asdcore.runs import Run
 
-_EPOCH = re.compile(r"epoch (\d+)/(\d+)")
-_LOSS = re.compile(r"loss (-?\d+(?:\.\d+)?(?:e-?\d+)?)")
+# Progress messages of runs written before events had fields (`legacy_training_fields`).
+_LEGACY_EPOCH = re.compile(r"epoch (\d+)/(\d+)")
+_LEGACY_LOSS = re.compile(r"loss (-?\d+(?:\.\d+)?(?:e-?\d+)?)")
 
 
 def scored_backends(run: Run) -> list[str]:
@@ -46,21 +47,16 @@ def progress_state(events: list[dict]) -> tuple[float, str]:
 def loss_curve(events: list[dict]) -> pd.DataFrame:
     """Training loss over (fractional) epochs from progress events (columns epoch, loss).
 
-    Loss comes from an event's ``loss`` field or its message (``... epoch 3/10 loss 1.234``);
-    several events of one epoch (per-batch reports) are spread evenly over that epoch, and
-    events without an epoch are numbered in order.
+    Reads the events' ``epoch`` and ``loss`` fields (`asdcore.progress.ProgressEvent`); several
+    events of one epoch (per-batch reports) are spread evenly over that epoch, and events
+    without an epoch are numbered in order.
     """
     rows = []
     for event in events:
-        message = str(event.get("message", ""))
-        loss = event.get("loss")
-        if loss is None:
-            found = _LOSS.search(message)
-            loss = float(found.group(1)) if found else None
-        if loss is None:
+        fields = event if "epoch" in event else legacy_training_fields(event)
+        if fields.get("loss") is None:
             continue
-        epoch = _EPOCH.search(message)
-        rows.append({"epoch_label": int(epoch.group(1)) if epoch else None, "loss": float(loss)})
+        rows.append({"epoch_label": fields.get("epoch"), "loss": float(fields["loss"])})
     if not rows:
         return pd.DataFrame({"epoch": pd.Series(dtype=float), "loss": pd.Series(dtype=float)})
     table = pd.DataFrame(rows)
@@ -73,6 +69,16 @@ def loss_curve(events: list[dict]) -> pd.DataFrame:
     size = group["loss"].transform("size")
     epoch = table["epoch_label"] - 1 + position / size
     return pd.DataFrame({"epoch": epoch.astype(float), "loss": table["loss"]})
+
+
+def legacy_training_fields(event: dict) -> dict:
+    """``epoch`` and ``loss`` of a progress event written before events had fields (its
+    record has no ``epoch`` key), found in its message (``... epoch 3/10 loss 1.234``): the
+    only place a message is parsed, so that older runs still show their loss curve."""
+    message = str(event.get("message", ""))
+    epoch, loss = _LEGACY_EPOCH.search(message), _LEGACY_LOSS.search(message)
+    return {"epoch": int(epoch.group(1)) if epoch else None,
+            "loss": event.get("loss", float(loss.group(1)) if loss else None)}
 
 
 def section_thresholds(scores: pd.DataFrame) -> dict[str, float]:

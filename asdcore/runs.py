@@ -5,21 +5,23 @@ A run lives in ``workspace_dir()/runs/<name>`` (or any folder given as a path)::
     config.json      the full config, enough to reproduce the run
     status.json      state (queued/running/done/failed/cancelled), pid and its start
                      fingerprint, host, created/started/finished times, error message
-    progress.jsonl   append-only events (step, total, epoch, loss, message, time)
+    progress.jsonl   append-only events (`asdcore.progress.ProgressEvent` fields, time)
     log.txt          the worker's stdout and stderr
     cancel.request   present once a cancel was asked for; the worker polls it
     metrics.json     official metrics once scored
     weights/ embeddings/ scores/ submission/   artefacts
 
-Protocol: `create_run` makes a queued run; `launch` starts a detached worker process and
-records its pid; the worker wraps its work in ``with run.working():`` (sets running, then done,
-cancelled or failed with the error) and calls ``run.append_progress(...)`` and
-``run.cancel_requested()`` as it goes. `Run.status` never trusts a stale "running": when the
-recorded process is gone, or its pid now belongs to another process, it reports ``failed``
-(``cancelled`` if a cancel had been asked for).
+Protocol: `create_run` makes a queued run; `asdcore.workers.launch` starts a detached worker
+process and records its pid; the worker wraps its work in ``with run.working():`` (sets
+running, then done, cancelled or failed with the error) and calls ``run.record_progress``
+(a progress callback) and ``run.cancel_requested()`` as it goes. `Run.status` never trusts a
+stale "running": when the recorded process is gone, or its pid now belongs to another process
+(`asdcore.processes`), it reports ``failed`` (``cancelled`` if a cancel had been asked for).
 
-status.json and metrics.json are replaced atomically (`asdcore.atomic`) under a file lock, so
-the launcher and the worker can both update status.json without losing each other's fields.
+status.json and metrics.json are replaced atomically (`asdcore.atomic`), read-modify-write
+under the run's lock (``.lock`` in the run folder, `Run.locked`): the launcher and the worker
+both update status.json, and two scorings of one run (two tabs, or a tab and the command line)
+both add their backend to metrics.json, without losing each other's fields.
 progress.jsonl is appended one whole line per ``write`` call (atomic for such small writes
 with O_APPEND); a reader ignores a torn last line left by a crash.
 """
@@ -29,31 +31,28 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
-import fcntl
 import json
 import os
 import re
 import shutil
-import signal
 import socket
-import subprocess
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
+from filelock import FileLock
+
+from asdcore import processes
 from asdcore.atomic import write_json
 from asdcore.errors import ASDError, Cancelled, disk_full_error, is_disk_full, writing
 from asdcore.paths import workspace_dir
+from asdcore.progress import ProgressEvent
 
 STATES = ("queued", "running", "done", "failed", "cancelled")
 ACTIVE_STATES = ("queued", "running")
 MAX_NAME_LENGTH = 100
 _NAME_PATTERN = re.compile(r"[A-Za-z0-9_.-]+")
-
-# Launched children, kept so they can be reaped (no zombies in a long-lived launcher such as
-# the Streamlit server).
-_children: dict[int, subprocess.Popen] = {}
 
 
 def runs_dir() -> Path:
@@ -140,6 +139,22 @@ class Run:
     def write_metrics(self, metrics: Mapping) -> None:
         write_json(self.metrics_path, dict(metrics))
 
+    def add_scoring(self, result: Mapping, write_files: Callable[[], None] | None = None
+                    ) -> dict:
+        """Record a scoring ``result`` (one backend's) in metrics.json: it becomes the latest
+        and joins ``by_backend`` beside the other backends' results. Read-modify-write under
+        the run's lock, with ``write_files`` (the submission files of that result) written
+        under the same lock, so a concurrent scoring of the run with another backend is never
+        lost and the submission files match the latest result. Returns metrics.json."""
+        with self.locked():
+            if write_files is not None:
+                write_files()
+            previous = self.metrics() or {}
+            metrics = {**result, "by_backend": {**previous.get("by_backend", {}),
+                                                result["backend"]: dict(result)}}
+            self.write_metrics(metrics)
+            return metrics
+
     def metrics(self) -> dict | None:
         return _read_json(self.metrics_path) if self.metrics_path.exists() else None
 
@@ -156,20 +171,19 @@ class Run:
         def change(status: dict) -> None:
             status.update(fields, state=state)
             if state == "running":
-                status.setdefault("started", _now())
+                status.setdefault("started", now())
             if state not in ACTIVE_STATES:
-                status["finished"] = _now()
-        return self._update_status(change)
+                status["finished"] = now()
+        return self.update_status(change)
 
     def status(self) -> dict:
         """status.json, with a dead or replaced worker process reported as failed/cancelled."""
-        _reap_children()
         status = self.raw_status()
         if status.get("state") not in ACTIVE_STATES or not status.get("pid"):
             return status
         if status.get("host") not in (None, socket.gethostname()):
             return status  # another machine's process: nothing to check it against
-        if process_matches(status["pid"], status.get("pid_start")):
+        if processes.matches(status["pid"], status.get("pid_start")):
             return status
         # The worker may have finished between the read and the check: read once more.
         status = self.raw_status()
@@ -184,13 +198,19 @@ class Run:
                 f"the worker process (pid {status['pid']}) ended without reporting a result; "
                 f"{where}"}
 
-    def _update_status(self, change) -> dict:
-        # The lock serialises read-modify-write between the launcher and the worker.
-        with open(self.path / ".status.lock", "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the run's lock (between processes and threads) until the block ends; not
+        reentrant."""
+        with FileLock(self.path / ".lock"):
+            yield
+
+    def update_status(self, change: Callable[[dict], None]) -> dict:
+        """Apply ``change`` to status.json in place, under the run's lock; returns the result."""
+        with self.locked():
             status = self.raw_status() if self.status_path.exists() else {}
             change(status)
-            status["updated"] = _now()
+            status["updated"] = now()
             write_json(self.status_path, status)
             return status
 
@@ -204,9 +224,9 @@ class Run:
             for stale in ("error", "finished"):
                 status.pop(stale, None)
             status.update(state="running", pid=os.getpid(),
-                          pid_start=process_fingerprint(os.getpid()), host=socket.gethostname())
-            status.setdefault("started", _now())
-        self._update_status(start)
+                          pid_start=processes.fingerprint(os.getpid()), host=socket.gethostname())
+            status.setdefault("started", now())
+        self.update_status(start)
         try:
             yield self
         except Cancelled:
@@ -225,8 +245,12 @@ class Run:
             self.set_status(state, error=error)
 
     # --- progress and log ---
+    def record_progress(self, done: int, total: int, message: str = "", **fields) -> None:
+        """A progress callback that appends the event, every field, to progress.jsonl."""
+        self.append_progress(**ProgressEvent(done, total, message, **fields).as_record())
+
     def append_progress(self, **event) -> None:
-        """Append one event (e.g. step, total, epoch, loss, message); ``time`` is added."""
+        """Append one event (normally `record_progress`'s); ``time`` is added."""
         line = json.dumps({**event, "time": time.time()}, default=str) + "\n"
         with writing(self.progress_path):
             fd = os.open(self.progress_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
@@ -284,8 +308,8 @@ def create_run(name_or_path: str | os.PathLike, config, overwrite: bool = False)
         staging.chmod(0o755)  # mkdtemp makes it private; a run folder is an ordinary folder
         staged = Run(staging)
         write_json(staged.config_path, config_dict)
-        write_json(staged.status_path, {"state": "queued", "created": _now(),
-                                        "updated": _now()})
+        write_json(staged.status_path, {"state": "queued", "created": now(),
+                                        "updated": now()})
         if path.exists():
             discarded = Path(tempfile.mkdtemp(prefix=f".old-{path.name}-", dir=path.parent))
             os.replace(path, discarded / path.name)
@@ -312,8 +336,8 @@ def reopen(run: Run) -> Run:
     joint model resumes from its checkpoint). Refused while its worker lives; the cancel flag
     and the error of the earlier try are dropped, or the new worker would stop at once."""
     if has_live_worker(run):
-        raise ASDError(f"The run {run.name!r} is still running (pid {run.raw_status().get('pid')}); "
-                       "wait for it or cancel it first.")
+        raise ASDError(f"The run {run.name!r} is still running (pid "
+                       f"{run.raw_status().get('pid')}); wait for it or cancel it first.")
     run.cancel_path.unlink(missing_ok=True)
     _remove_stale_temporaries(run.path)
 
@@ -321,7 +345,7 @@ def reopen(run: Run) -> Run:
         for stale in ("pid", "pid_start", "host", "error", "finished"):
             status.pop(stale, None)
         status["state"] = "queued"
-    run._update_status(requeue)
+    run.update_status(requeue)
     return run
 
 
@@ -378,119 +402,9 @@ def _summary(run: Run) -> dict:
     }
 
 
-# --- processes -------------------------------------------------------------------------------
-
-def launch(run: Run, argv: Sequence[str], env: Mapping[str, str] | None = None) -> int:
-    """Start ``argv`` as a detached worker for ``run`` and record its pid; returns the pid.
-
-    The child gets its own session (it survives the caller, e.g. a closed browser tab or a
-    restarted Streamlit script), stdin closed, stdout and stderr appended to log.txt, and
-    ``ASD_RUN_DIR`` naming the run folder.
-    """
-    child_env = {**os.environ, **(env or {}), "ASD_RUN_DIR": str(run.path)}
-    try:
-        with open(run.log_path, "ab") as log:
-            process = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=log,
-                                       stderr=subprocess.STDOUT, env=child_env,
-                                       start_new_session=True)
-    except OSError as err:
-        run.set_status("failed", error=f"could not start {argv[0]}: {err}")
-        raise ASDError(f"Could not start the worker for run {run.name!r}: {err}.") from err
-    _children[process.pid] = process
-    fingerprint = process_fingerprint(process.pid)
-
-    def record(status: dict) -> None:
-        status.update(pid=process.pid, pid_start=fingerprint, host=socket.gethostname())
-        # A fast worker may already have moved on; never step it back to running.
-        if status.get("state") == "queued":
-            status.update(state="running", started=status.get("started") or _now())
-    run._update_status(record)
-    return process.pid
-
-
-def cancel(run: Run, grace_s: float = 10.0) -> dict:
-    """Ask a run to stop: write the cancel flag, wait up to ``grace_s`` for the worker to
-    notice, then SIGTERM (and finally SIGKILL) its process group. Returns the final status."""
-    run.request_cancel()
-    status = run.raw_status()
-    if status.get("state") == "queued" and not status.get("pid"):
-        return run.set_status("cancelled", error="cancelled before it started")
-    pid, fingerprint = status.get("pid"), status.get("pid_start")
-    if status.get("state") in ACTIVE_STATES and pid:
-        for sig in (None, signal.SIGTERM, signal.SIGKILL):
-            if sig is not None and process_matches(pid, fingerprint):
-                _signal(pid, sig)
-            if _wait_until_gone(pid, fingerprint, grace_s):
-                break
-    if run.raw_status().get("state") in ACTIVE_STATES and not process_matches(pid, fingerprint):
-        run.set_status("cancelled", error="stopped after a cancel request")
-    return run.status()
-
-
-def _signal(pid: int, sig: int) -> None:
-    # A launched worker leads its own process group (start_new_session): signal the group so
-    # its helpers (data-loader workers) stop too; otherwise signal the process alone.
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        if os.getpgid(pid) == pid:
-            os.killpg(pid, sig)
-        else:
-            os.kill(pid, sig)
-
-
-def _wait_until_gone(pid: int, fingerprint: str | None, timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        _reap_children()
-        if not process_matches(pid, fingerprint):
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.05)
-
-
-def process_fingerprint(pid: int) -> str | None:
-    """Boot id + start time of a live process (from /proc), or None when unavailable.
-
-    A pid can be reused by an unrelated process; the start time (and boot id, for reuse across
-    a reboot) tells the two apart.
-    """
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        boot_id = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
-    except OSError:
-        return None
-    # Fields after the parenthesised command name; the start time is field 22 of the line.
-    fields = stat[stat.rindex(")") + 2:].split()
-    if fields[0] in ("Z", "X"):  # zombie or dead: finished, merely not yet reaped
-        return None
-    return f"{boot_id}:{fields[19]}"
-
-
-def process_matches(pid: int, fingerprint: str | None) -> bool:
-    """True when ``pid`` is alive and (if a fingerprint was recorded) is the same process."""
-    current = process_fingerprint(pid)
-    if current is not None:
-        return fingerprint is None or current == fingerprint
-    if Path("/proc").is_dir():
-        return False  # /proc exists, so no entry (or a zombie) means the process is gone
-    try:  # no /proc on this system: existence is all we can check
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _reap_children() -> None:
-    for pid, process in list(_children.items()):
-        if process.poll() is not None:
-            del _children[pid]
-
-
 # --- small helpers ---------------------------------------------------------------------------
 
-def _now() -> str:
+def now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 

@@ -202,16 +202,51 @@ def train(model: nn.Module, data: TrainingData, config, progress: ProgressFn | N
     batch on the host and copying it over cost a third of the full-width model's throughput on
     an H200 (bench/bench_gpu.py), and a DCASE development set's clips take a few GB.
     """
-    dist = current_distributed()
-    device = resolve_device(config.device)
-    if device.type == "cuda" and device.index is None:  # the GPU `init_distributed` chose
-        device = torch.device("cuda", torch.cuda.current_device())
+    device = _training_device(config.device)
     if data_on_device is None:
         data_on_device = data.fits_on(device)
     if data_on_device:
         data = data.to(device)
-    checkpoint = Path(checkpoint) if checkpoint is not None else None
     with torch_threads(config.num_threads), cudnn_autotune(device.type == "cuda"):
+        job = _Training.start(model, config, device, bool(data_on_device),
+                              Path(checkpoint) if checkpoint is not None else None)
+        n_batches = math.ceil(len(data) / config.batch_size)
+        job.report_setup(progress, config.epochs * n_batches)
+        for epoch in range(job.epoch, config.epochs):
+            job.run_epoch(epoch, data, n_batches, progress, cancel)
+        model.eval()
+        return job.history
+
+
+def _training_device(name: str) -> torch.device:
+    device = resolve_device(name)
+    if device.type == "cuda" and device.index is None:  # the GPU `init_distributed` chose
+        device = torch.device("cuda", torch.cuda.current_device())
+    return device
+
+
+@dataclasses.dataclass
+class _Training:
+    """One training job's moving parts: the model (and its DDP wrapper), optimizer, random
+    generator and position (``epoch``, ``step``), restored from the checkpoint when resuming."""
+
+    model: nn.Module
+    wrapped: nn.Module  # the model, or its DistributedDataParallel wrapper
+    optimizer: torch.optim.Optimizer
+    generator: torch.Generator
+    config: object
+    device: torch.device
+    dist: Distributed
+    checkpoint: Path | None
+    epoch: int
+    step: int
+    history: dict
+
+    @classmethod
+    def start(cls, model: nn.Module, config, device: torch.device, data_on_device: bool,
+              checkpoint: Path | None) -> _Training:
+        """Place the model, build the optimizer and generator; resume from ``checkpoint``."""
+        dist = current_distributed()
         model.to(device)
         wrapped = model
         if torch_dist.is_available() and torch_dist.is_initialized():
@@ -227,55 +262,69 @@ def train(model: nn.Module, data: TrainingData, config, progress: ProgressFn | N
         state["history"]["setup"] = {  # where it trained, for the run's record and benchmarks
             "device": device.type, "processes": dist.world_size,
             "backend": torch_dist.get_backend() if wrapped is not model else None,
-            "data_on_device": bool(data_on_device)}
-        n_batches = math.ceil(len(data) / config.batch_size)
-        total_steps = config.epochs * n_batches
-        n_classes = model.main_head.n_classes
-        if dist.is_main:
-            setup = state["history"]["setup"]
-            report(progress, 0, total_steps, f"training on {device}"
-                   + (f", {dist.world_size} process(es) ({setup['backend']})"
-                      if setup["backend"] else "")
-                   + (", clips kept on the GPU" if device.type == "cuda" and data_on_device
-                      else ""))
-        for epoch in range(state["epoch"], config.epochs):
-            order = torch.randperm(len(data), generator=torch.Generator().manual_seed(
-                config.seed * 1_000_003 + 7919 * (epoch + 1)))
-            batches = order.split(config.batch_size)
-            model.train()
-            losses, n_clips, data_time, started = [], 0, 0.0, time.perf_counter()
-            for step in range(state["step"] if epoch == state["epoch"] else 0, len(batches)):
-                if dist.any(cancel is not None and cancel(), device):
-                    if dist.is_main and checkpoint is not None:
-                        _save(checkpoint, model, optimizer, generator, epoch, step,
-                              state["history"])
-                    raise Cancelled("Training was cancelled; the run can be resumed.")
-                if len(batches[step]) < 2 * dist.world_size:  # BatchNorm needs 2 clips a rank
-                    continue
-                rows = batches[step][dist.rank::dist.world_size]
-                tick = time.perf_counter()
-                waves, labels = data.batch(rows, n_classes, config, generator, device)
-                data_time += time.perf_counter() - tick
-                with torch.autocast(device.type, dtype=torch.bfloat16,
-                                    enabled=device.type == "cuda"):
-                    loss = wrapped(waves, labels, generator)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                losses.append(float(loss.detach()))
-                n_clips += len(rows) * dist.world_size
+            "data_on_device": data_on_device}
+        return cls(model, wrapped, optimizer, generator, config, device, dist, checkpoint,
+                   **state)
+
+    def report_setup(self, progress: ProgressFn | None, total_steps: int) -> None:
+        if not self.dist.is_main:
+            return
+        setup = self.history["setup"]
+        report(progress, 0, total_steps, f"training on {self.device}"
+               + (f", {self.dist.world_size} process(es) ({setup['backend']})"
+                  if setup["backend"] else "")
+               + (", clips kept on the GPU" if self.device.type == "cuda"
+                  and setup["data_on_device"] else ""))
+
+    def run_epoch(self, epoch: int, data: TrainingData, n_batches: int,
+                  progress: ProgressFn | None, cancel: CancelFn | None) -> None:
+        """Train epoch ``epoch`` (from the resumed step), record its history, checkpoint."""
+        config, dist = self.config, self.dist
+        order = torch.randperm(len(data), generator=torch.Generator().manual_seed(
+            config.seed * 1_000_003 + 7919 * (epoch + 1)))
+        batches = order.split(config.batch_size)
+        self.model.train()
+        losses, n_clips, data_time, started = [], 0, 0.0, time.perf_counter()
+        for step in range(self.step if epoch == self.epoch else 0, len(batches)):
+            if dist.any(cancel is not None and cancel(), self.device):
                 if dist.is_main:
-                    report(progress, epoch * n_batches + step + 1, total_steps,
-                           f"epoch {epoch + 1}/{config.epochs} loss {losses[-1]:.3f}")
-            elapsed = time.perf_counter() - started
-            history = state["history"]
-            history["loss"].append(float(np.mean(losses)) if losses else float("nan"))
-            history["clips_per_second"].append(n_clips / elapsed if elapsed > 0 else 0.0)
-            history["data_fraction"].append(data_time / elapsed if elapsed > 0 else 0.0)
-            if dist.is_main and checkpoint is not None:
-                _save(checkpoint, model, optimizer, generator, epoch + 1, 0, history)
-        model.eval()
-        return state["history"]
+                    self.save(epoch, step)
+                raise Cancelled("Training was cancelled; the run can be resumed.")
+            if len(batches[step]) < 2 * dist.world_size:  # BatchNorm needs 2 clips a rank
+                continue
+            rows = batches[step][dist.rank::dist.world_size]
+            tick = time.perf_counter()
+            waves, labels = data.batch(rows, self.model.main_head.n_classes, config,
+                                       self.generator, self.device)
+            data_time += time.perf_counter() - tick
+            losses.append(self.train_step(waves, labels))
+            n_clips += len(rows) * dist.world_size
+            if dist.is_main:
+                report(progress, epoch * n_batches + step + 1, config.epochs * n_batches,
+                       f"epoch {epoch + 1}/{config.epochs} loss {losses[-1]:.3f}",
+                       epoch=epoch + 1, epochs=config.epochs, loss=losses[-1])
+        elapsed = time.perf_counter() - started
+        self.history["loss"].append(float(np.mean(losses)) if losses else float("nan"))
+        self.history["clips_per_second"].append(n_clips / elapsed if elapsed > 0 else 0.0)
+        self.history["data_fraction"].append(data_time / elapsed if elapsed > 0 else 0.0)
+        if dist.is_main:
+            self.save(epoch + 1, 0)
+
+    def train_step(self, waves: torch.Tensor, labels: torch.Tensor) -> float:
+        """One optimizer step on a batch; returns its loss."""
+        with torch.autocast(self.device.type, dtype=torch.bfloat16,
+                            enabled=self.device.type == "cuda"):
+            loss = self.wrapped(waves, labels, self.generator)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return float(loss.detach())
+
+    def save(self, epoch: int, step: int) -> None:
+        """Checkpoint at position (``epoch``, ``step``), when there is a checkpoint file."""
+        if self.checkpoint is not None:
+            _save(self.checkpoint, self.model, self.optimizer, self.generator, epoch, step,
+                  self.history)
 
 
 def _save(path: Path, model: nn.Module, optimizer, generator: torch.Generator, epoch: int,

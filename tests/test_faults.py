@@ -13,7 +13,6 @@ import json
 import os
 import pathlib
 import random
-import re
 import resource
 import shutil
 import signal
@@ -77,8 +76,7 @@ def wait_for(condition, timeout_s: float = 120.0, what: str = "condition"):
 
 
 def epochs_in(events: list[dict]) -> list[int]:
-    found = (re.search(r"epoch (\d+)/", e.get("message", "")) for e in events)
-    return [int(m.group(1)) for m in found if m]
+    return [e["epoch"] for e in events if e.get("epoch") is not None]
 
 
 def assert_run_files_readable(run: runs.Run) -> None:

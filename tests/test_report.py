@@ -71,7 +71,21 @@ def test_histogram_draws_thresholds_near_the_scores_and_names_far_ones():
     assert any("threshold s01 = 50" in a.text for a in fig.layout.annotations)
 
 
-def test_loss_curve_from_per_epoch_and_per_batch_messages():
+def test_loss_curve_from_per_epoch_and_per_batch_fields():
+    per_epoch = [{"step": e, "total": 3, "message": "", "epoch": e, "epochs": 3, "loss": 1 / e}
+                 for e in (1, 2, 3)]
+    assert results.loss_curve(per_epoch)["epoch"].tolist() == [1.0, 2.0, 3.0]
+    per_batch = [{"message": "training", "epoch": e, "epochs": 2, "loss": x}
+                 for e in (1, 2) for x in (3, 2)]
+    curve = results.loss_curve([{"message": "epoch 9/9 loss 7", "epoch": None}, *per_batch])
+    assert curve["epoch"].tolist() == [0.5, 1.0, 1.5, 2.0]  # the message is not read
+    assert curve["loss"].tolist() == [3.0, 2.0, 3.0, 2.0]
+    assert results.loss_curve([{"message": "features", "epoch": None, "loss": None}]).empty
+    assert results.progress_state([]) == (0.0, "waiting for the worker to start")
+    assert results.progress_state([{"step": 5, "total": 10, "message": "m"}]) == (0.5, "m")
+
+
+def test_loss_curve_of_a_run_recorded_before_events_had_fields():
     per_epoch = [{"step": e, "total": 3, "message": f"epoch {e}/3: train loss {1 / e:.4f}"}
                  for e in (1, 2, 3)]
     assert results.loss_curve(per_epoch)["epoch"].tolist() == [1.0, 2.0, 3.0]
@@ -80,8 +94,22 @@ def test_loss_curve_from_per_epoch_and_per_batch_messages():
     assert curve["epoch"].tolist() == [0.5, 1.0, 1.5, 2.0]
     assert curve["loss"].tolist() == [3.0, 2.0, 3.0, 2.0]
     assert results.loss_curve([{"message": "features"}]).empty
-    assert results.progress_state([]) == (0.0, "waiting for the worker to start")
-    assert results.progress_state([{"step": 5, "total": 10, "message": "m"}]) == (0.5, "m")
+
+
+def test_training_progress_reaches_the_run_as_fields(tmp_path):
+    """A training loop's fields pass through nested stages into progress.jsonl."""
+    from asdcore import runs
+    from asdcore.progress import report, stage
+
+    run = runs.create_run(tmp_path / "r", {})
+    inner = stage(stage(run.record_progress, 0, 2, "training"), 1, 2, "fan training")
+    report(inner, 1, 4, "epoch 1/4: train loss 0.5000", epoch=1, epochs=4, loss=0.5)
+    report(lambda done, total, message="": None, 1, 2, "a callback without fields", loss=1.0)
+    (event,) = run.progress()
+    assert event["stage"] == "training: fan training"
+    assert (event["step"], event["total"]) == (625, 2000)
+    assert (event["epoch"], event["epochs"], event["loss"]) == (1, 4, 0.5)
+    assert results.loss_curve(run.progress())["loss"].tolist() == [0.5]
 
 
 def test_run_comparison_lines_up_sections_and_differences():

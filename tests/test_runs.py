@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from asdcore import atomic, runs
+from asdcore import atomic, processes, runs, workers
 from asdcore.errors import ASDError, Cancelled
 
 # Workers launched by the tests import asdcore from this checkout.
@@ -106,7 +106,7 @@ def test_existing_run_is_refused_unless_overwrite():
 
 def test_overwrite_refuses_a_live_run():
     run = runs.create_run("live", {})
-    run.set_status("running", pid=os.getpid(), pid_start=runs.process_fingerprint(os.getpid()))
+    run.set_status("running", pid=os.getpid(), pid_start=processes.fingerprint(os.getpid()))
     with pytest.raises(ASDError, match="still active"):
         runs.create_run("live", {}, overwrite=True)
 
@@ -148,7 +148,7 @@ def test_progress_is_append_only_and_tolerates_a_torn_line():
 
 def test_killed_worker_is_reported_failed():
     run = runs.create_run("victim", {"model": "ae"})
-    pid = runs.launch(run, [sys.executable, "-c", "print('hello', flush=True); "
+    pid = workers.launch(run, [sys.executable, "-c", "print('hello', flush=True); "
                                                   "import time; time.sleep(30)"])
     try:
         assert run.status()["state"] == "running"
@@ -172,7 +172,7 @@ def test_nonexistent_or_reused_pid_is_reported_failed():
     # A live pid whose start time differs is another process that reused the number.
     run.set_status("running", pid=os.getpid(), pid_start="boot:1")
     assert run.status()["state"] == "failed"
-    run.set_status("running", pid=os.getpid(), pid_start=runs.process_fingerprint(os.getpid()))
+    run.set_status("running", pid=os.getpid(), pid_start=processes.fingerprint(os.getpid()))
     assert run.status()["state"] == "running"
 
 
@@ -181,7 +181,7 @@ def test_worker_finishing_normally_is_done():
     code = ("import os; from asdcore import runs; "
             "run = runs.open_run(os.environ['ASD_RUN_DIR']);\n"
             "with run.working(): run.append_progress(step=1, total=1)")
-    runs.launch(run, [sys.executable, "-c", code], env=WORKER_ENV)
+    workers.launch(run, [sys.executable, "-c", code], env=WORKER_ENV)
     _wait_for(lambda: run.raw_status()["state"] == "done")
     assert run.status()["state"] == "done" and run.progress()[0]["step"] == 1
 
@@ -203,15 +203,15 @@ def test_cancel_flag_round_trip_and_cancel_of_a_queued_run():
     assert not run.cancel_requested()
     run.request_cancel()
     assert run.cancel_requested()
-    assert runs.cancel(runs.create_run("q", {}), grace_s=0.1)["state"] == "cancelled"
+    assert workers.cancel(runs.create_run("q", {}), grace_s=0.1)["state"] == "cancelled"
 
 
 def test_cancel_stops_a_worker_that_ignores_the_flag():
     run = runs.create_run("stubborn", {})
-    runs.launch(run, [sys.executable, "-c", "import time; time.sleep(30)"])
-    status = runs.cancel(run, grace_s=0.3)
+    workers.launch(run, [sys.executable, "-c", "import time; time.sleep(30)"])
+    status = workers.cancel(run, grace_s=0.3)
     assert status["state"] == "cancelled"
-    assert not runs.process_matches(status["pid"], status["pid_start"])
+    assert not processes.matches(status["pid"], status["pid_start"])
 
 
 def test_cancel_lets_a_polling_worker_stop_itself():
@@ -222,9 +222,9 @@ def test_cancel_lets_a_polling_worker_stop_itself():
             "    run.append_progress(message='started')\n"
             "    while not run.cancel_requested(): time.sleep(0.05)\n"
             "    raise Cancelled('stop')\n")
-    runs.launch(run, [sys.executable, "-c", code], env=WORKER_ENV)
+    workers.launch(run, [sys.executable, "-c", code], env=WORKER_ENV)
     _wait_for(lambda: len(run.progress()) == 1)
-    status = runs.cancel(run, grace_s=10)
+    status = workers.cancel(run, grace_s=10)
     assert status["state"] == "cancelled" and status["error"] == "cancelled on request"
 
 
@@ -253,7 +253,7 @@ def test_reopen_requeues_a_stopped_run_and_refuses_a_live_one():
     assert not run.cancel_requested()  # or the next worker would stop at once
     worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
-        run.set_status("running", pid=worker.pid, pid_start=runs.process_fingerprint(worker.pid))
+        run.set_status("running", pid=worker.pid, pid_start=processes.fingerprint(worker.pid))
         with pytest.raises(ASDError, match="still running"):
             runs.reopen(run)
     finally:

@@ -103,12 +103,12 @@ class Server:
         """Stop the server's process group (SIGTERM, then SIGKILL), and any run it launched
         that is still working (workers have their own process groups)."""
         with self.engine_env():
-            from asdcore import runs
+            from asdcore import runs, workers
 
             for row in runs.list_runs():
                 if row["status"] in runs.ACTIVE_STATES:
                     with contextlib.suppress(Exception):
-                        runs.cancel(runs.open_run(row["name"]), grace_s=2.0)
+                        workers.cancel(runs.open_run(row["name"]), grace_s=2.0)
         if self.process is None or self.process.poll() is not None:
             return
         for sig, wait_s in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
@@ -149,6 +149,27 @@ def app_server(tmp_path_factory, request) -> Server:
     server.stop()
     if request.session.testsfailed:
         print(f"\n--- Streamlit server log ({server.log_path}) ---\n{server.log_tail()}")
+
+
+@pytest.fixture
+def fresh_server(tmp_path_factory) -> Server:
+    """A server of its own that no browser has visited yet (as after a restart): the first
+    request Streamlit sees decides how it routes, so deep links are tested on one of these."""
+    server = Server(tmp_path_factory.mktemp("e2e-fresh-server"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fresh_app(browser, fresh_server):
+    """A fresh browser context and page on a `fresh_server`."""
+    context = browser.new_context(viewport=VIEWPORT)
+    context.set_default_timeout(30_000)
+    try:
+        yield App(context.new_page(), fresh_server, None)
+    finally:
+        context.close()
 
 
 _SERVER_KEY = pytest.StashKey[Server]()
