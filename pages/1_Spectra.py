@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+import app_pages
 import ui
 from asdcore import audio, dsp, features, viz
 from asdcore.errors import ASDError
@@ -20,6 +21,7 @@ from asdcore.labels import suggest_band
 from asdcore.labels.bands import BandStore, check_band
 from asdcore.plot_events import band_from_selection
 
+app_pages.run_through_app()  # a deep link before app.py ever ran
 st.set_page_config(page_title="Spectra - ASD workbench", layout="wide")
 st.title("Spectra")
 

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+import app_pages
 import ui
 from asdcore import audio, dsp, runs, viz
 from asdcore.dataset import Dataset
@@ -27,6 +28,7 @@ from asdcore.labels.bands import BandStore, check_band
 from asdcore.labels.edits import editor_changes, merge_changes, relabel_changes, split_changes
 from asdcore.plot_events import selected_clip_ids
 
+app_pages.run_through_app()  # a deep link before app.py ever ran
 st.set_page_config(page_title="Pseudo-labels - ASD workbench", layout="wide")
 st.title("Pseudo-labels")
 

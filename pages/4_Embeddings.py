@@ -13,11 +13,13 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+import app_pages
 import ui
 from asdcore import labels, projection, results, runs, viz
 from asdcore.errors import ASDError
 from asdcore.plot_events import selected_clip_ids
 
+app_pages.run_through_app()  # a deep link before app.py ever ran
 st.set_page_config(page_title="Embeddings - ASD workbench", layout="wide")
 st.title("Embeddings")
 ui.warm_umap_in_background()

@@ -9,10 +9,12 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+import app_pages
 import ui
 from asdcore import metrics, pipeline, report, results, runs, viz
 from asdcore.errors import ASDError
 
+app_pages.run_through_app()  # a deep link before app.py ever ran
 st.set_page_config(page_title="Scores - ASD workbench", layout="wide")
 st.title("Scores and report")
 
