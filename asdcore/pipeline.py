@@ -15,11 +15,13 @@ import io
 import os
 import sys
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 
 from asdcore import atomic, dataset, features, metrics, results, runs, scoring, synth
+from asdcore.configs import Config
 from asdcore.errors import ASDError
 from asdcore.models import get_model_class
 from asdcore.paths import PROJECT_ROOT
@@ -32,8 +34,10 @@ JOINT_WEIGHTS = "joint"  # weights/ subfolder of a jointly trained model
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(Config):
     """What a run trains: saved as the run's config.json, enough to reproduce it."""
+
+    what: ClassVar[str] = "run"
 
     data: str
     model: str = "ae"
@@ -42,17 +46,12 @@ class TrainConfig:
     model_config: dict = field(default_factory=dict)  # the model's own settings (epochs, seed...)
     labels: list[str] = field(default_factory=list)  # label CSVs (file,label): pseudo-attributes
 
-    @classmethod
-    def from_dict(cls, data: dict) -> TrainConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
-
 
 def model_for(config: TrainConfig):
     """A fresh, untrained model of the configured kind and settings."""
     cls = get_model_class(config.model)
     settings = dict(config.model_config)
-    if "device" in {f.name for f in dataclasses.fields(cls.config_class)}:
+    if "device" in cls.config_class.known_keys():
         settings.setdefault("device", config.device)
     return cls(cls.config_class.from_dict(settings))
 
@@ -87,7 +86,7 @@ def train_run(run: Run, progress: ProgressFn | None = None,
     ds = dataset.scan(config.data)
     machines = _machines_to_use(ds, config.machines)
     skipped = ds.problems_of(machines, ("train", "supplemental"))
-    if getattr(get_model_class(config.model), "trains_jointly", False):
+    if get_model_class(config.model).trains_jointly:
         _train_jointly(run, config, ds, machines, progress, cancel)
         return skipped
     for index, machine in enumerate(machines):
@@ -146,17 +145,12 @@ def demo_settings(model_name: str, data: str | os.PathLike) -> dict:
     defaults, which follow its recipe for DCASE-size data)."""
     manifest = synth.read_manifest(data)
     on_demo = manifest is not None and manifest.get("preset") == "demo"
-    return dict(getattr(get_model_class(model_name), "demo_settings", {})) if on_demo else {}
+    return dict(get_model_class(model_name).demo_settings) if on_demo else {}
 
 
 def backends_for(model_name: str) -> tuple[str, ...]:
-    """The score backends a model supports; the first is its default (an embedder's
-    ``default_backend`` when it names one, else knn-dg)."""
-    cls = get_model_class(model_name)
-    if cls.kind == "detector":
-        return tuple(cls.score_modes)
-    default = getattr(cls, "default_backend", "knn-dg")
-    return (default, *[name for name in scoring.SCORERS if name != default])
+    """The score backends a model supports; the first is its default."""
+    return get_model_class(model_name).backends
 
 
 def score_run(run: Run, backend: str | None = None, data: str | None = None,
@@ -175,7 +169,7 @@ def score_run(run: Run, backend: str | None = None, data: str | None = None,
                        f"choose one of {', '.join(backends_for(config.model))}.")
     cls = get_model_class(config.model)
     joint_model = None
-    if getattr(cls, "trains_jointly", False):
+    if cls.trains_jointly:
         joint_dir = run.weights_dir / JOINT_WEIGHTS
         joint_model = cls.load(joint_dir, device=config.device) \
             if (joint_dir / "model.json").is_file() else None
@@ -186,7 +180,8 @@ def score_run(run: Run, backend: str | None = None, data: str | None = None,
     if not trained:
         raise ASDError(f"The run {run.name!r} has no trained models; train it first.")
     ds = dataset.scan(data or config.data)
-    machines = [m for m in trained if ((ds.clips["machine"] == m) & (ds.clips["split"] == "test")).any()]
+    tested = set(ds.clips.loc[ds.clips["split"] == "test", "machine"])
+    machines = [m for m in trained if m in tested]
     if not machines:
         raise ASDError(f"{ds.root} has no test clips for the machines this run was trained on "
                        f"({', '.join(trained)}).")
@@ -223,16 +218,16 @@ def _score_machine(run: Run, model, machine: str, clips: pd.DataFrame, data_root
                                 progress=stage(progress, index, 3, "features"), cancel=cancel)
 
     def embeddings_of(part: pd.DataFrame, index: int) -> np.ndarray:
-        if hasattr(model, "embed_clips"):  # reads the audio itself (waveform-level model)
+        if model.trains_jointly:  # a `JointEmbedder` reads the audio itself
             return model.embed_clips(part["path"].tolist(),
                                      progress=stage(progress, index, 3, "embeddings"),
                                      cancel=cancel)
         return model.embed(logmels_of(part, index))
 
     if model.kind == "detector":
-        test["score"] = model.decision_function(logmels_of(test, 2), mode=backend, cancel=cancel)
-        threshold = pd.Series(metrics.gamma_threshold(model.decision_scores_[backend]),
-                              index=test.index)
+        detector = model.with_mode(backend)
+        test["score"] = detector.decision_function(logmels_of(test, 2), cancel=cancel)
+        threshold = pd.Series(detector.threshold_, index=test.index)
     else:
         if train.empty:
             raise ASDError(f"Scoring {machine} with {backend!r} needs its training clips as "

@@ -140,7 +140,7 @@ def main() -> None:
             + "\n\n" + table(attribute_less_rows) + "\n\n"
             + paired_differences({"all machines": rows,
                                   "the attribute-less machines": attribute_less_rows},
-                                 list(VARIANTS), SEResNetEmbedder.default_backend))
+                                 list(VARIANTS), SEResNetEmbedder.backends[0]))
     print(body)
     results.append("bench_pseudo_labels.py: seed system with and without pseudo-labels", body)
 

@@ -7,14 +7,13 @@ closed and the page picks it up again on return.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 
 import pandas as pd
 import streamlit as st
 
 import ui
-from asdcore import pipeline, runs
+from asdcore import configs, pipeline, runs
 from asdcore.device import device_info
 from asdcore.errors import ASDError
 from asdcore.models import MODELS
@@ -22,54 +21,46 @@ from asdcore.models import MODELS
 st.set_page_config(page_title="Training - ASD workbench", layout="wide")
 st.title("Training")
 
-MODEL_HELP = {
-    "logmel-stats": "training-free: log-mel statistics scored by nearest neighbours (seconds)",
-    "ae": "the official autoencoder baseline, one per machine type",
-    "seresnet18": "the seed model: SE-ResNet18 trained on every machine at once (minutes)",
-}
-# The seed model's switches, shown only for a model whose config has them.
-SWITCHES = {
-    "spectrum_branch": "Full-spectrum branch",
-    "mixup": "Mixup",
-    "statex": "StatEx (statistics exchange, self-supervised)",
-    "featex": "FeatEx (feature exchange, self-supervised; needs the spectrum branch)",
-    "noise_mixing": "Noise mixing: supplemental clean + noise clips as extra training clips",
-    "noise_augment": "Noise augmentation: supplemental noise added to training clips",
-}
-
-
 def model_settings(model: str, data: str) -> dict:
-    """Widgets for the settings the model's config has; returns the values that differ from
-    the model's defaults (the run config stays short and readable). On the demo preset the
-    epochs box starts from the model's demo settings (`pipeline.demo_settings`)."""
-    fields = {f.name: f for f in dataclasses.fields(MODELS[model].config_class)}
-    defaults = {name: f.default for name, f in fields.items()
-                if f.default is not dataclasses.MISSING}
-    starting = pipeline.demo_settings(model, data)
+    """Widgets for the settings the model's config offers (its fields' `Setting` metadata);
+    returns the values that differ from the model's defaults (the run config stays short and
+    readable). On the demo preset the boxes start from the model's demo settings
+    (`pipeline.demo_settings`)."""
+    offered = configs.offered_settings(MODELS[model].config_class)
+    defaults = {f.name: f.default for f, _ in offered}
+    starting = {**defaults, **pipeline.demo_settings(model, data)}
     chosen = {}
-    cols = st.columns(2)
-    if "epochs" in defaults:
-        offered = starting.get("epochs", defaults["epochs"])
-        chosen["epochs"] = cols[0].number_input(
-            "Epochs", 1, 1000, int(offered), key=f"epochs_{model}_{offered}",
-            help=f"The model's default ({defaults['epochs']}) follows its recipe for DCASE-size "
-                 "data. On the demo preset the seed model scores best after 1 epoch, which "
-                 "is what this box offers there (bench/RESULTS.md).")
-    if "seed" in defaults:
-        chosen["seed"] = cols[1].number_input("Seed", 0, 2**31 - 1, int(defaults["seed"]))
-    switches = [name for name in SWITCHES if name in defaults]
-    if switches:
-        st.markdown("**Self-supervision and noise mixing**")
+    numbers = [(f.name, s) for f, s in offered if s.widget == "number"]
+    columns = st.columns(2)
+    for index, (name, how) in enumerate(numbers):
+        value = int(starting[name])
+        # The key follows the starting value, so the box moves when the dataset changes it.
+        chosen[name] = columns[index % 2].number_input(
+            how.label, int(how.low), int(how.high), value, key=f"{name}_{model}_{value}",
+            help=how.help)
+    checkboxes = [(f.name, s) for f, s in offered if s.widget == "checkbox"]
+    for group in dict.fromkeys(how.group for _, how in checkboxes):
+        if group:
+            st.markdown(f"**{group}**")
         left, right = st.columns(2)
-        for index, name in enumerate(switches):
+        members = [(name, how) for name, how in checkboxes if how.group == group]
+        for index, (name, how) in enumerate(members):
             column = left if index % 2 == 0 else right
-            chosen[name] = column.checkbox(SWITCHES[name], value=bool(defaults[name]))
-    if "snr_db" in defaults and (chosen.get("noise_mixing") or chosen.get("noise_augment")):
-        low, high = st.slider("Noise SNR range (dB)", -10.0, 40.0,
-                              tuple(float(v) for v in defaults["snr_db"]), step=1.0)
-        chosen["snr_db"] = [low, high]
-    return {name: value for name, value in chosen.items() if value != defaults.get(name)
-            and not (name == "snr_db" and tuple(value) == tuple(defaults[name]))}
+            chosen[name] = column.checkbox(how.label, value=bool(starting[name]), help=how.help)
+    for name, how in ((f.name, s) for f, s in offered if s.widget == "range"):
+        if how.shown_if and not any(chosen.get(switch) for switch in how.shown_if):
+            continue
+        low, high = st.slider(how.label, float(how.low), float(how.high),
+                              tuple(float(v) for v in starting[name]), step=how.step,
+                              help=how.help)
+        chosen[name] = [low, high]
+    return {name: value for name, value in chosen.items()
+            if _as_json(value) != _as_json(defaults[name])}
+
+
+def _as_json(value):
+    """A setting as JSON sees it (a tuple and the list of its items are the same setting)."""
+    return list(value) if isinstance(value, tuple) else value
 
 
 def label_choice(ds, machines: list[str]) -> tuple[list[str], dict[str, dict[str, str]]]:
@@ -101,12 +92,13 @@ def new_run_form(ds) -> None:
     if not trainable:
         st.error("This dataset has no training clips, so there is nothing to train on.")
         return
-    model = st.selectbox("Model", list(MODELS), index=list(MODELS).index("logmel-stats"),
-                         format_func=lambda m: f"{m}: {MODEL_HELP.get(m, '')}")
+    # The page exists to train the seed model; the training-free baseline is one click away.
+    model = st.selectbox("Model", list(MODELS), index=list(MODELS).index("seresnet18"),
+                         format_func=lambda m: f"{m}: {MODELS[m].description}", key="model")
     machines = st.multiselect("Machine types (none chosen: all)", trainable)
     settings = model_settings(model, ds.root)
     label_files, label_sets = ([], {})
-    if getattr(MODELS[model], "trains_jointly", False):
+    if MODELS[model].trains_jointly:
         label_files, label_sets = label_choice(ds, machines or trainable)
     devices = ["auto", "cpu"] + (["cuda"] if device_info()["device"] == "cuda" else [])
     device = st.radio("Device", devices, horizontal=True,

@@ -23,6 +23,7 @@ def test_first_visit_says_how_to_start_and_launching_runs_a_detached_worker(isol
     at = AppTest.from_file(PAGE, default_timeout=60).run()
     assert not at.exception
     assert any("No runs yet" in info.value for info in at.info)
+    at.selectbox(key="model").select("logmel-stats").run()  # the quick run, one click away
     # seresnet18-only switches are hidden for the training-free model
     assert not [c for c in at.checkbox if c.label.startswith("Mixup")]
     at.text_input[0].input("page-run").run()
@@ -37,6 +38,17 @@ def test_first_visit_says_how_to_start_and_launching_runs_a_detached_worker(isol
     at = AppTest.from_file(PAGE, default_timeout=60).run()
     assert not at.exception
     assert any("page-run is done" in s.value for s in at.success)
+
+
+def test_the_form_starts_on_the_seed_model_with_its_description(isolated):
+    from asdcore.models import SEResNetEmbedder
+
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not at.exception
+    model = at.selectbox(key="model")
+    assert model.value == "seresnet18"
+    assert SEResNetEmbedder.description in model.format_func("seresnet18")
+    assert any(c.label.startswith("Mixup") for c in at.checkbox)  # its switches are shown
 
 
 def test_a_typed_run_name_cannot_leave_the_runs_folder(isolated, tmp_path):

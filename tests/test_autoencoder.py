@@ -11,8 +11,9 @@ import torch
 from sklearn.metrics import roc_auc_score
 from torch import nn
 
-from asdcore import features
+from asdcore import features, scoring
 from asdcore.errors import ASDError, Cancelled
+from asdcore.metrics import gamma_threshold
 from asdcore.models import MODELS, get_model_class
 from asdcore.models.autoencoder import (
     AEConfig,
@@ -200,11 +201,11 @@ def test_scores_equal_the_baseline_formulas(detector, test_clips):
 
 def test_training_scores_and_default_mode(detector, train_data):
     logmels, _ = train_data
-    assert set(detector.decision_scores_) == {"mse", "mahalanobis"}
-    assert all(len(s) == len(logmels) for s in detector.decision_scores_.values())
+    assert set(detector.training_scores_) == {"mse", "mahalanobis"}
+    assert all(len(s) == len(logmels) for s in detector.training_scores_.values())
     assert detector.n_clips_ == {"source": 40, "target": 4}
     np.testing.assert_allclose(detector.decision_function(logmels[:5]),
-                               detector.decision_scores_["mse"][:5], rtol=1e-6)
+                               detector.training_scores_["mse"][:5], rtol=1e-6)
     with pytest.raises(ASDError, match="score mode"):
         detector.decision_function(logmels[:2], mode="loudness")
     with pytest.raises(ASDError, match="mel bands"):
@@ -222,10 +223,31 @@ def test_save_and_load_give_identical_scores(detector, test_clips, tmp_path):
     assert loaded.n_clips_ == detector.n_clips_
     for mode, scores in detector.scores_by_mode(clips).items():
         np.testing.assert_array_equal(loaded.decision_function(clips, mode=mode), scores)
-        np.testing.assert_array_equal(loaded.decision_scores_[mode],
-                                      detector.decision_scores_[mode])
+        np.testing.assert_array_equal(loaded.training_scores_[mode],
+                                      detector.training_scores_[mode])
     with pytest.raises(ASDError, match="No saved autoencoder"):
         AutoencoderDetector.load(tmp_path / "missing")
+
+
+def test_threshold_and_training_scores_have_the_scorers_shapes(detector, train_data):
+    """Like a fitted scorer: one training score per clip (in the config's mode) and one
+    threshold, the gamma threshold of those scores; `with_mode` switches both."""
+    logmels, domains = train_data
+    scorer = scoring.make_scorer("knn").fit(logmels.mean(axis=2), domains)
+    assert detector.decision_scores_.shape == scorer.decision_scores_.shape == (len(logmels),)
+    assert np.ndim(detector.threshold_) == np.ndim(scorer.threshold_) == 0
+    for mode in AutoencoderDetector.backends:
+        in_mode = detector.with_mode(mode)
+        np.testing.assert_array_equal(in_mode.decision_scores_, detector.training_scores_[mode])
+        assert in_mode.threshold_ == gamma_threshold(detector.training_scores_[mode])
+        np.testing.assert_allclose(in_mode.decision_function(logmels[:3]),
+                                   detector.decision_function(logmels[:3], mode=mode))
+    assert detector.config.score_mode == "mse"  # the original keeps its mode
+    assert detector.with_mode("mahalanobis").threshold_ != detector.threshold_
+    with pytest.raises(ASDError, match="score mode"):
+        detector.with_mode("loudness")
+    with pytest.raises(ASDError, match="not been trained"):
+        AutoencoderDetector().decision_scores_  # noqa: B018
 
 
 def test_same_seed_same_model_on_cpu(train_data):
@@ -265,7 +287,7 @@ def test_thin_or_missing_target_domain_still_scores(train_data):
     # One 6-frame target clip: 2 vectors = 10 residual blocks for a 128-d covariance.
     short = np.concatenate([logmels[:, :, :6], _clips(rng, TARGET, 1, n_time=6)])
     thin = train_machine(short, ["source"] * 8 + ["target"], _small_config(epochs=1))
-    assert all(np.isfinite(s).all() for s in thin.decision_scores_.values())
+    assert all(np.isfinite(s).all() for s in thin.training_scores_.values())
     assert np.isfinite(thin.inv_cov_["target"].numpy()).all()
 
     source_only = train_machine(logmels, None, _small_config(epochs=1))

@@ -1,36 +1,26 @@
 """Detection models, found by name.
 
-Each model class carries its ``name``, its ``config_class`` (a dataclass whose
-``dataclasses.asdict`` is saved with every run and whose ``from_dict`` reads it back, so a run
-can be rebuilt from its folder alone) and its ``kind``:
-
-- ``"detector"``: scores clips itself (``decision_function(logmels, mode)``, modes in
-  ``score_modes``), e.g. the autoencoder;
-- ``"embedder"``: maps clips to embeddings (``embed(logmels)``) that an embedding scorer from
-  `asdcore.scoring` turns into anomaly scores.
-
-Every class trains one machine type with ``fit(logmels, domains, progress, cancel)``, says which
-front end it needs with ``feature_config(clip_seconds)``, and persists with ``save(directory)`` /
-``load(directory)``. A class with ``trains_jointly = True`` (the seed model, whose classes span
-machines) instead trains once on every machine with ``fit_clips(train, supplemental,
-pseudo_labels, progress, cancel, checkpoint)`` and embeds audio files with ``embed_clips(paths)``.
+Every model implements `asdcore.models.base.Model`: the class attributes ``name``, ``kind``
+(detector or embedder), ``config_class``, ``trains_jointly``, ``backends`` (the default first),
+``demo_settings`` and ``description``, and the methods its base names (`Detector`, `Embedder`
+or `JointEmbedder`). Callers (pipeline, command line, pages) ask these, never probe a class.
 """
 
 from __future__ import annotations
 
 from asdcore.errors import ASDError
 from asdcore.models.autoencoder import AEConfig, AutoencoderDetector
+from asdcore.models.base import Detector, Embedder, JointEmbedder, Model, check_interface
 from asdcore.models.logmel_stats import LogMelStatsConfig, LogMelStatsEmbedder
 from asdcore.models.seresnet import SEResNetConfig, SEResNetEmbedder
 
-MODELS: dict[str, type] = {
-    AutoencoderDetector.name: AutoencoderDetector,
-    LogMelStatsEmbedder.name: LogMelStatsEmbedder,
-    SEResNetEmbedder.name: SEResNetEmbedder,
-}
+MODELS: dict[str, type[Model]] = {
+    cls.name: cls for cls in (AutoencoderDetector, LogMelStatsEmbedder, SEResNetEmbedder)}
+for _cls in MODELS.values():
+    check_interface(_cls)
 
 
-def get_model_class(name: str) -> type:
+def get_model_class(name: str) -> type[Model]:
     """The model class registered as ``name``."""
     try:
         return MODELS[name]
@@ -39,5 +29,6 @@ def get_model_class(name: str) -> type:
         raise ASDError(f"Unknown model {name!r}; choose one of {known}.") from None
 
 
-__all__ = ["MODELS", "get_model_class", "AEConfig", "AutoencoderDetector", "LogMelStatsConfig",
-           "LogMelStatsEmbedder", "SEResNetConfig", "SEResNetEmbedder"]
+__all__ = ["MODELS", "get_model_class", "Model", "Detector", "Embedder", "JointEmbedder",
+           "AEConfig", "AutoencoderDetector", "LogMelStatsConfig", "LogMelStatsEmbedder",
+           "SEResNetConfig", "SEResNetEmbedder"]

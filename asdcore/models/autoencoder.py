@@ -26,7 +26,7 @@ Where we deliberately differ (none of it changes how test clips rank within a mo
   (about five times the block count) and centres them per batch; we use the ordinary
   covariance of the blocks, which rescales both domains' scores by the same constant (~1/5).
 - The baseline's training score distributions (used for the decision threshold) are losses of
-  random 256-vector batches; ``decision_scores_`` here are per training clip, like test scores.
+  random 256-vector batches; training scores here are per training clip, like test scores.
 - Covariances are estimated on all training clips after training (the baseline uses its
   90 % training split).
 - Thin domains: a domain without training clips borrows the other domain's covariance (as
@@ -45,6 +45,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -52,9 +53,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from asdcore import atomic
-from asdcore.configs import checked_fields
+from asdcore.configs import Config, setting
 from asdcore.errors import ASDError
 from asdcore.features import LogMelConfig, resolve_device
+from asdcore.models.base import Detector
 from asdcore.models.saved import read_model_json, write_model_json
 from asdcore.progress import CancelFn, ProgressFn, check_cancel, report
 
@@ -66,18 +68,21 @@ _EVAL_CHUNK_VECTORS = 16384
 
 
 @dataclass(frozen=True)
-class AEConfig:
+class AEConfig(Config):
     """Everything that defines an autoencoder run; defaults are the official baseline's."""
+
+    what: ClassVar[str] = "autoencoder"
 
     n_mels: int = 128
     n_frames: int = 5
     hidden: int = 128
     bottleneck: int = 8
-    epochs: int = 100
+    epochs: int = setting(100, "Epochs", "number", low=1, high=1000,
+                          help="The official baseline trains 100 epochs.")
     batch_size: int = 256
     lr: float = 1e-3
     validation_split: float = 0.1
-    seed: int = 13711  # the baseline's seed
+    seed: int = setting(13711, "Seed", "number", low=0, high=2**31 - 1)  # the baseline's
     device: str = "auto"
     score_mode: str = "mse"  # mode `decision_function` uses when not told; both are always fitted
     mahalanobis_ridge: float = 1e-6  # relative to the covariance's mean variance
@@ -97,10 +102,6 @@ class AEConfig:
     @property
     def input_dim(self) -> int:
         return self.n_mels * self.n_frames
-
-    @classmethod
-    def from_dict(cls, data: dict) -> AEConfig:
-        return cls(**checked_fields(cls, data, "autoencoder"))
 
 
 def feature_config(clip_seconds: float) -> LogMelConfig:
@@ -325,28 +326,29 @@ def _domain_mask(domains: Sequence[str] | None, n_clips: int) -> np.ndarray:
     return np.array([d == "target" for d in domains])
 
 
-class AutoencoderDetector:
+class AutoencoderDetector(Detector):
     """The baseline autoencoder as a detector: ``fit`` on one machine's normal clips, then score.
 
     Follows the scikit-learn contract: ``fit`` returns self, ``decision_function`` gives higher
     scores to more anomalous clips, fitted state ends in ``_``:
 
     - ``history_``: train/val loss per epoch;
-    - ``decision_scores_``: ``{mode: scores of the training clips}`` for thresholds;
+    - ``training_scores_``: ``{mode: scores of the training clips}``; ``decision_scores_`` and
+      ``threshold_`` are those of the config's score mode (`with_mode` picks another);
     - ``inv_cov_``: ``{domain: inverse covariance of the residual blocks}``;
     - ``n_clips_``: ``{domain: number of training clips}``.
     """
 
     name = "ae"
     config_class = AEConfig
-    kind = "detector"  # scores clips itself, in one of `score_modes`
-    score_modes = SCORE_MODES
+    backends = SCORE_MODES
+    description = "the official autoencoder baseline, one per machine type"
 
     def feature_config(self, clip_seconds: float) -> LogMelConfig:
         return feature_config(clip_seconds)
 
     def __init__(self, config: AEConfig | None = None):
-        self.config = config or AEConfig()
+        super().__init__(config)
         self.network_: AENet | None = None
 
     @property
@@ -377,9 +379,14 @@ class AutoencoderDetector:
         self.history_ = history
         self.n_clips_ = {"source": int((~is_target).sum()), "target": int(is_target.sum())}
         self.inv_cov_ = inv_cov
-        self.decision_scores_ = {"mse": mse.numpy(),
+        self.training_scores_ = {"mse": mse.numpy(),
                                  "mahalanobis": self._mahalanobis(mean_block).numpy()}
         return self
+
+    @property
+    def decision_scores_(self) -> np.ndarray:
+        self._fitted_network()  # a clear error before training
+        return self.training_scores_[self.config.score_mode]
 
     def _mahalanobis(self, mean_block: torch.Tensor) -> torch.Tensor:
         per_domain = [torch.einsum("ni,ij,nj->n", mean_block, self.inv_cov_[d], mean_block)
@@ -407,7 +414,7 @@ class AutoencoderDetector:
         return {
             "network": self._fitted_network().state_dict(),
             "inv_cov": dict(self.inv_cov_),
-            "decision_scores": {m: torch.from_numpy(s) for m, s in self.decision_scores_.items()},
+            "decision_scores": {m: torch.from_numpy(s) for m, s in self.training_scores_.items()},
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -415,7 +422,7 @@ class AutoencoderDetector:
         network.load_state_dict(state["network"])
         self.network_ = network.to(resolve_device(self.config.device)).eval()
         self.inv_cov_ = {d: state["inv_cov"][d].double().cpu() for d in DOMAINS}
-        self.decision_scores_ = {m: s.numpy() for m, s in state["decision_scores"].items()}
+        self.training_scores_ = {m: s.numpy() for m, s in state["decision_scores"].items()}
 
     def save(self, directory: str | Path) -> Path:
         """Write ``weights.pt`` (the state dict) and ``model.json`` (config, history)."""
@@ -433,7 +440,8 @@ class AutoencoderDetector:
         try:
             state = torch.load(directory / "weights.pt", map_location="cpu", weights_only=True)
         except FileNotFoundError:
-            raise ASDError(f"No saved autoencoder in {directory} (weights.pt is missing).") from None
+            raise ASDError(f"No saved autoencoder in {directory} "
+                           "(weights.pt is missing).") from None
         detector = cls(config)
         detector.load_state_dict(state)
         detector.history_ = meta["history"]

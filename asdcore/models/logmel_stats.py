@@ -7,34 +7,32 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
-from asdcore.configs import checked_fields
+from asdcore.configs import Config
 from asdcore.features import LogMelConfig
+from asdcore.models.base import Embedder, embedding_backends
 from asdcore.models.saved import read_model_json, write_model_json
 
 
 @dataclasses.dataclass(frozen=True)
-class LogMelStatsConfig:
+class LogMelStatsConfig(Config):
+    what: ClassVar[str] = "log-mel statistics"
+
     seconds: float = 10.0  # the seed front end: clips repeated or cropped to 10 s
     n_mels: int = 128
     highpass_hz: float | None = 200.0
 
-    @classmethod
-    def from_dict(cls, data: dict) -> LogMelStatsConfig:
-        return cls(**checked_fields(cls, data, "log-mel statistics"))
 
-
-class LogMelStatsEmbedder:
+class LogMelStatsEmbedder(Embedder):
     """Embedding = [mean over time, std over time] of each mel band (2 x n_mels values)."""
 
     name = "logmel-stats"
     config_class = LogMelStatsConfig
-    kind = "embedder"  # scored by an embedding scorer, not by itself
-
-    def __init__(self, config: LogMelStatsConfig | None = None):
-        self.config = config or LogMelStatsConfig()
+    backends = embedding_backends("knn-dg")
+    description = "training-free: log-mel statistics scored by nearest neighbours (seconds)"
 
     def feature_config(self, clip_seconds: float) -> LogMelConfig:
         return LogMelConfig(seconds=self.config.seconds, n_mels=self.config.n_mels,

@@ -15,7 +15,7 @@ MODEL_JSON = "model.json"
 def write_model_json(directory: str | Path, model, **extra) -> None:
     """Record ``model``'s name and config (and ``extra`` JSON fields) beside its weights."""
     atomic.write_json(Path(directory) / MODEL_JSON, {
-        "model": model.name, "config": dataclasses.asdict(model.config), **extra})
+        "model": model.name, "config": model.config.to_dict(), **extra})
 
 
 def read_model_json(directory: str | Path, cls: type, what: str,
@@ -33,7 +33,7 @@ def read_model_json(directory: str | Path, cls: type, what: str,
         raise ASDError(f"The saved {what} in {directory} cannot be read ({err}).") from None
     if meta.get("model") != cls.name:
         raise ASDError(f"{directory} holds a {meta.get('model')!r} model, not {cls.name!r}.")
-    config = cls.config_class.from_dict(meta["config"])
-    if device is not None and "device" in {f.name for f in dataclasses.fields(config)}:
+    config = cls.config_class.from_saved(meta["config"])
+    if device is not None and "device" in config.known_keys():
         config = dataclasses.replace(config, device=device)
     return meta, config

@@ -29,7 +29,7 @@ import dataclasses
 import math
 import pickle
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -38,9 +38,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from asdcore import atomic, augment
-from asdcore.configs import checked_fields
+from asdcore.configs import Config, setting
 from asdcore.errors import ASDError
 from asdcore.features import LogMel, LogMelConfig, resolve_device
+from asdcore.models.base import JointEmbedder, embedding_backends
 from asdcore.models.heads import AdaCosHead
 from asdcore.models.saved import read_model_json, write_model_json
 from asdcore.progress import CancelFn, ProgressFn
@@ -57,15 +58,19 @@ NO_ATTRIBUTE = "noAttribute"
 _SPECTRUM_FLOOR = 1e-5  # magnitude floor before the dB conversion
 _SPECTRUM_POSITIONS = 8  # the spectrum branch's last feature map is pooled to this length
 POOLINGS = ("global", "time")
+# The Training page's heading over the seed model's switches.
+_SWITCHES = "Self-supervision and noise mixing"
 
 
 @dataclasses.dataclass(frozen=True)
-class SEResNetConfig:
+class SEResNetConfig(Config):
     """Network, heads, augmentation and training settings of the seed model."""
+
+    what: ClassVar[str] = "seed model"
 
     width: int | None = None  # first-stage channels; None: 64 (ResNet18) on CUDA, 32 on CPU
     embedding_dim: int = 128  # per branch; the clip embedding has twice this with the spectrum
-    spectrum_branch: bool = True
+    spectrum_branch: bool = setting(True, "Full-spectrum branch", "checkbox", group=_SWITCHES)
     # How the spectrogram branch pools its last feature map: "global" (max over frequency,
     # mean over time: frequency positions are lost) or "time" (max over time, the frequency
     # positions kept side by side, as in the SSL recipe's code).
@@ -75,20 +80,29 @@ class SEResNetConfig:
     subclusters: int = 16  # AdaCos centres per class; 1 = plain AdaCos
     dynamic_scale: bool = False  # False: the fixed AdaCos scale sqrt(2) ln(N - 1)
     trainable_centres: bool = False
-    mixup: bool = True
+    mixup: bool = setting(True, "Mixup", "checkbox", group=_SWITCHES)
     mixup_p: float = 0.5
-    statex: bool = True
-    featex: bool = True
+    statex: bool = setting(True, "StatEx (statistics exchange, self-supervised)", "checkbox",
+                           group=_SWITCHES)
+    featex: bool = setting(True, "FeatEx (feature exchange, self-supervised; needs the spectrum "
+                           "branch)", "checkbox", group=_SWITCHES)
     exchange_p: float = 0.5
-    noise_mixing: bool = True  # supplemental clean machine + noise clips as extra training clips
-    noise_augment: bool = True  # supplemental noise added to ordinary training clips
+    noise_mixing: bool = setting(True, "Noise mixing: supplemental clean + noise clips as extra "
+                                 "training clips", "checkbox", group=_SWITCHES)
+    noise_augment: bool = setting(True, "Noise augmentation: supplemental noise added to "
+                                  "training clips", "checkbox", group=_SWITCHES)
     noise_augment_p: float = 0.25
-    snr_db: tuple[float, float] = (5.0, 20.0)
-    epochs: int = 10
+    snr_db: tuple[float, float] = setting((5.0, 20.0), "Noise SNR range (dB)", "range",
+                                          low=-10.0, high=40.0, step=1.0,
+                                          shown_if=("noise_mixing", "noise_augment"))
+    epochs: int = setting(10, "Epochs", "number", low=1, high=1000,
+                          help="The recipe's 10 epochs are for DCASE-size data; on the demo "
+                               "preset the seed model scores best after 1 epoch, which is what "
+                               "this box offers there (bench/RESULTS.md).")
     batch_size: int = 64
     lr: float = 1e-3
     weight_decay: float = 1e-5
-    seed: int = 0
+    seed: int = setting(0, "Seed", "number", low=0, high=2**31 - 1)
     device: str = "auto"
     num_threads: int = 0  # torch CPU threads while training; 0 leaves torch's setting
 
@@ -111,12 +125,6 @@ class SEResNetConfig:
         if self.seconds is not None and not 0.1 <= self.seconds <= 60:
             raise ASDError("The seed model's clip length must lie between 0.1 and 60 seconds.")
 
-    @classmethod
-    def from_dict(cls, data: dict) -> SEResNetConfig:
-        data = checked_fields(cls, data, "seed model")
-        if "snr_db" in data:  # a JSON list when read back from a run folder
-            data["snr_db"] = tuple(float(v) for v in data["snr_db"])
-        return cls(**data)
 
 
 # --- network ---------------------------------------------------------------------------------
@@ -340,7 +348,7 @@ def _checkpoint_width(path: str | Path | None) -> int | None:
         return None
 
 
-class SEResNetEmbedder:
+class SEResNetEmbedder(JointEmbedder):
     """The seed model as a registry entry: ``fit_clips`` on all machines, ``embed_clips``.
 
     Fitted state: ``classes_`` (class names, index = label), ``machines_``, ``seconds_`` (clip
@@ -349,20 +357,20 @@ class SEResNetEmbedder:
 
     name = "seresnet18"
     config_class = SEResNetConfig
-    kind = "embedder"
-    trains_jointly = True
-    # knn-ldn-all: the best backend on the demo (10 target clips per machine) at 1, 3 and 10
-    # epochs, chosen on seeds 0-2 and higher than knn-ldn on each of the held-out seeds 3-7
-    # (bench/RESULTS.md). knn-dg loses the target domain as training goes on. With no attribute
-    # classes at all it inverted the domains on the demo: score such data with knn-dg.
-    default_backend = "knn-ldn-all"
+    description = "the seed model: SE-ResNet18 trained on every machine at once (minutes)"
+    # knn-ldn-all first (the default): the best backend on the demo (10 target clips per
+    # machine) at 1, 3 and 10 epochs, chosen on seeds 0-2 and higher than knn-ldn on each of the
+    # held-out seeds 3-7 (bench/RESULTS.md). knn-dg loses the target domain as training goes
+    # on. With no attribute classes at all it inverted the domains on the demo: score such data
+    # with knn-dg.
+    backends = embedding_backends("knn-ldn-all")
     # Settings the workbench and the command line start from on the demo preset: 1 epoch
     # beats the recipe's 10 there in an eighth of the training time (CPU width 32, 3 seeds:
     # 0.735 against 0.699, higher on each; width 64 on a GPU: 0.731 against 0.716).
     demo_settings = {"epochs": 1}
 
     def __init__(self, config: SEResNetConfig | None = None):
-        self.config = config or SEResNetConfig()
+        super().__init__(config)
         self.model_: SeedModel | None = None
         self.classes_: list[str] = []
         self.machines_: list[str] = []
