@@ -15,8 +15,19 @@ import numpy as np
 import soundfile as sf
 import streamlit as st
 
-from asdcore import (audio, dataset, features, pipeline, projection, results, runs, synth, viz,
-                     workers, workspace)
+from asdcore import (
+    audio,
+    dataset,
+    features,
+    pipeline,
+    projection,
+    results,
+    runs,
+    synth,
+    viz,
+    workers,
+    workspace,
+)
 from asdcore.errors import ASDError
 from asdcore.models import MODELS
 
