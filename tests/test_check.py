@@ -187,3 +187,20 @@ def test_results_table_has_one_row_per_file(runs_by_model, tiny_data, tmp_path):
     assert list(table.columns) == check.TABLE_COLUMNS
     assert table["error"].notna().tolist() == [False, False, True]
     assert table["nearest"].iloc[0].count(";") == check.N_NEAREST - 1
+
+
+def test_cli_check_errors_are_one_sentence(runs_by_model, tiny_data, capsys):
+    from asdcore import cli
+
+    run = str(runs_by_model["ae"].path)
+    path = str(_test_clips(tiny_data)["path"].iloc[0])
+    for args, known in ((["--machine", "pump"], "fan, valve"),
+                        (["--machine", "fan", "--section", "9"], "00")):
+        assert cli.main(["check", run, path, *args]) == 2
+        error = capsys.readouterr().err
+        assert known in error and len(error.strip().splitlines()) == 1
+    assert cli.main(["check", "no-such-run", path]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+    assert cli.main(["check", run, path, "--machine", "fan"]) == 0
+    line = capsys.readouterr().out.strip()
+    assert line.endswith(path) and "threshold" in line
