@@ -51,6 +51,26 @@ def test_the_form_starts_on_the_seed_model_with_its_description(isolated):
     assert any(c.label.startswith("Mixup") for c in at.checkbox)  # its switches are shown
 
 
+def test_each_model_shows_the_options_its_config_offers(isolated):
+    from asdcore import configs
+    from asdcore.models import MODELS
+
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    for name, cls in MODELS.items():
+        at.selectbox(key="model").select(name).run()
+        offered = configs.offered_settings(cls.config_class)
+        wanted = {w: [s.label for _, s in offered if s.widget == w]
+                  for w in ("number", "checkbox", "range")}
+        # (two columns: the page lists the left column's widgets first)
+        assert sorted(n.label for n in at.number_input) == sorted(wanted["number"])
+        assert sorted(c.label for c in at.checkbox if not c.label.startswith("Replace")) == \
+            sorted(wanted["checkbox"])
+        assert [s.label for s in at.slider] == wanted["range"]  # noise switches start on
+    for label in ("Noise mixing", "Noise augmentation"):  # the SNR range needs one of them
+        next(c for c in at.checkbox if c.label.startswith(label)).uncheck().run()
+    assert not at.slider and not at.exception
+
+
 def test_a_typed_run_name_cannot_leave_the_runs_folder(isolated, tmp_path):
     at = AppTest.from_file(PAGE, default_timeout=60).run()
     escape = tmp_path / "outside"
