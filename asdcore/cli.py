@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from asdcore.constants import CHARACTERISTIC_RANGE
 from asdcore.errors import ASDError, disk_full_error, is_disk_full
 from asdcore.progress import terminal_progress
 
@@ -104,17 +105,14 @@ def _cmd_label(args: argparse.Namespace) -> int:
                 ds, args.machine, feature=args.feature, method=args.method, k=args.k,
                 reduction=args.reduce, per_domain=args.per_domain, band=band, run=args.run,
                 seed=args.seed, progress=bar)
-            extra = {}
         else:
             result = labels.envelope_labels(ds, args.machine, band=band, fmin=args.fmin,
                                             fmax=args.fmax, k=args.k, seed=args.seed, progress=bar)
-            extra = {"frequency_hz": {f: round(v, 3) for f, v in result.frequencies.items()}}
     _warn_skipped(result.skipped)  # unreadable clips: unlabelled, the others are labelled
-    change_set = store.apply(result.labels, args.how, params=result.params,
-                             extra={f: {name: column[f] for name, column in extra.items()}
-                                    for f in result.labels})
+    change_set = labels.save_result(store, result)
     if args.out:
-        labels.write_label_csv(args.out, result.labels, extra)
+        labels.write_label_csv(args.out, result.labels,
+                               labels.extra_columns(labels.clip_extras(result)))
     _print_label_summary(args, ds, result, change_set, store)
     return 0
 
@@ -394,9 +392,9 @@ def build_parser() -> argparse.ArgumentParser:
                          help="band of --feature envelope in Hz (default: kurtogram suggestion)")
     envelope.add_argument("--band", type=float, nargs=2, metavar=("LO", "HI"), default=None,
                           help="band in Hz whose envelope is analysed (default: kurtogram suggestion)")
-    envelope.add_argument("--fmin", type=float, default=5.0,
+    envelope.add_argument("--fmin", type=float, default=CHARACTERISTIC_RANGE[0],
                           help="lowest characteristic frequency searched (Hz)")
-    envelope.add_argument("--fmax", type=float, default=250.0,
+    envelope.add_argument("--fmax", type=float, default=CHARACTERISTIC_RANGE[1],
                           help="highest characteristic frequency searched (Hz)")
 
     p = sub.add_parser("train", help="train a model (per machine, or one joint model) into a run")

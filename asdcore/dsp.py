@@ -11,6 +11,7 @@ impact rate (a characteristic frequency) and its harmonics.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -213,6 +214,38 @@ def characteristic_frequency(spectrum: np.ndarray, freqs: np.ndarray, fmin: floa
         best = double
     return _refined_f0(peaks, np.asarray(freqs, dtype=np.float64), f0s[best], on[best],
                        tolerance), float(salience[best])
+
+
+N_HARMONICS = 5  # harmonics of a characteristic frequency that count towards its salience
+
+
+def check_characteristic_range(fmin: float, fmax: float) -> tuple[float, float]:
+    """``(fmin, fmax)`` as floats when ``0 < fmin < fmax``; else `ASDError` saying so."""
+    fmin, fmax = float(fmin), float(fmax)
+    if not (np.isfinite(fmin) and np.isfinite(fmax) and 0 < fmin < fmax):
+        raise ASDError(f"The characteristic frequency search range {fmin:g}-{fmax:g} Hz is not "
+                       "usable: the lowest frequency must be above 0 and below the highest.")
+    return fmin, fmax
+
+
+@dataclass(frozen=True)
+class Characteristic:
+    """A band's envelope spectrum (``spectrum`` over ``freqs``) and the characteristic
+    frequency ``f0`` found in it with its ``salience`` (0 or less: none found)."""
+
+    spectrum: np.ndarray
+    freqs: np.ndarray
+    f0: float
+    salience: float
+
+
+def envelope_characteristic(y: np.ndarray, sr: int, band: Band, fmin: float, fmax: float,
+                            n_harmonics: int = N_HARMONICS) -> Characteristic:
+    """The envelope spectrum of ``band``, up to the ``n_harmonics``-th harmonic of ``fmax``,
+    and its `characteristic_frequency` in [fmin, fmax]."""
+    spectrum, freqs = envelope_spectrum(y, sr, band, fmax=n_harmonics * fmax + 1.0)
+    f0, salience = characteristic_frequency(spectrum, freqs, fmin, fmax, n_harmonics)
+    return Characteristic(spectrum, freqs, f0, salience)
 
 
 def _refined_f0(peaks: np.ndarray, freqs: np.ndarray, f0: float, heights: np.ndarray,

@@ -16,6 +16,8 @@ import streamlit as st
 import app_pages
 import ui
 from asdcore import audio, dsp, features, viz
+from asdcore.constants import (CHARACTERISTIC_FMAX_LIMITS, CHARACTERISTIC_FMIN_LIMITS,
+                               CHARACTERISTIC_RANGE)
 from asdcore.errors import ASDError
 from asdcore.labels import suggest_band
 from asdcore.labels.bands import BandStore, check_band
@@ -30,7 +32,6 @@ NYQUIST = SR / 2
 LOGMEL = features.LogMelConfig()  # the seed model's front end
 DEFAULT_BAND = (1000.0, 3000.0)
 BAND_KEY, CHART_KEY = "spectra_band", "spectra_chart"
-N_HARMONICS = 5
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -39,12 +40,9 @@ def welch(path: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 @st.cache_data(show_spinner=False, max_entries=128)
-def envelope_analysis(path: str, band: tuple[float, float], fmin: float, fmax: float) -> dict:
-    """Envelope spectrum of ``band`` and its characteristic frequency in [fmin, fmax]."""
-    spectrum, freqs = dsp.envelope_spectrum(ui.load_audio(path), SR, band,
-                                            fmax=N_HARMONICS * fmax + 1.0)
-    f0, salience = dsp.characteristic_frequency(spectrum, freqs, fmin, fmax, N_HARMONICS)
-    return {"spectrum": spectrum, "freqs": freqs, "f0": f0, "salience": salience}
+def envelope_analysis(path: str, band: tuple[float, float], fmin: float,
+                      fmax: float) -> dsp.Characteristic:
+    return dsp.envelope_characteristic(ui.load_audio(path), SR, band, fmin, fmax)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -188,27 +186,31 @@ def band_analysis(focus: pd.Series, shown: pd.DataFrame, spectra_db: np.ndarray,
     """Envelope spectrum of the inspected clip, band metrics of every clip, band playback."""
     with st.expander("Characteristic frequency search range"):
         low_col, high_col = st.columns(2)
-        fmin = low_col.number_input("Lowest (Hz)", 1.0, 500.0, 5.0, key="spectra_fmin")
-        fmax = high_col.number_input("Highest (Hz)", 2.0, 1000.0, 250.0, key="spectra_fmax")
-    if fmin >= fmax:
-        st.error("The lowest characteristic frequency must be below the highest.")
+        fmin = low_col.number_input("Lowest (Hz)", *CHARACTERISTIC_FMIN_LIMITS,
+                                    CHARACTERISTIC_RANGE[0], key="spectra_fmin")
+        fmax = high_col.number_input("Highest (Hz)", *CHARACTERISTIC_FMAX_LIMITS,
+                                     CHARACTERISTIC_RANGE[1], key="spectra_fmax")
+    try:
+        fmin, fmax = dsp.check_characteristic_range(fmin, fmax)
+    except ASDError as err:
+        st.error(str(err))
         return
     rows = []
     for (_, clip), psd in zip(shown.iterrows(), spectra_db):
         found = envelope_analysis(clip["path"], band, fmin, fmax)
         rows.append({"clip": Path(clip["file"]).name, "domain": clip["domain"],
                      "label": clip["label"], **dsp.band_metrics(psd, freqs, band),
-                     "characteristic_freq": found["f0"], "salience": found["salience"]})
+                     "characteristic_freq": found.f0, "salience": found.salience})
     focused = envelope_analysis(focus["path"], band, fmin, fmax)
-    f0 = focused["f0"] if focused["salience"] > 0 else 0.0
+    f0 = focused.f0 if focused.salience > 0 else 0.0
     st.markdown(f"**Envelope spectrum of {Path(focus['file']).name}** in {band[0]:g}-{band[1]:g} Hz")
     cols = st.columns(3)
     cols[0].metric("Characteristic frequency", f"{f0:.2f} Hz" if f0 else "none found")
-    cols[1].metric("Harmonic salience", f"{focused['salience']:.3g}")
+    cols[1].metric("Harmonic salience", f"{focused.salience:.3g}")
     cols[2].metric("Band width", f"{band[1] - band[0]:g} Hz")
     st.plotly_chart(viz.envelope_spectrum_figure(
-        focused["freqs"], focused["spectrum"],
-        dsp.harmonic_markers(f0, float(focused["freqs"][-1]), count=2 * N_HARMONICS),
+        focused.freqs, focused.spectrum,
+        dsp.harmonic_markers(f0, float(focused.freqs[-1]), count=2 * dsp.N_HARMONICS),
         f"harmonics of {f0:.2f} Hz"), width="stretch")
     st.markdown("**Band metrics** (from the Welch spectra and envelope spectra)")
     st.dataframe(pd.DataFrame(rows).round(3), hide_index=True, width="stretch",

@@ -21,9 +21,11 @@ import ui
 from asdcore import audio, dsp, runs, viz
 from asdcore.dataset import Dataset
 from asdcore.errors import ASDError
-from asdcore.labels import (FEATURES, METHODS, LabelStore, cluster_machine,
-                            envelope_labels, label_csv_text, label_quality, machine_clips,
-                            readable_features, reduce)
+from asdcore.constants import (CHARACTERISTIC_FMAX_LIMITS, CHARACTERISTIC_FMIN_LIMITS,
+                               CHARACTERISTIC_RANGE)
+from asdcore.labels import (FEATURES, METHODS, LabelStore, cluster_machine, envelope_labels,
+                            label_quality, machine_clips, readable_features, reduce,
+                            result_source, save_result)
 from asdcore.labels.bands import BandStore, check_band
 from asdcore.labels.edits import editor_changes, merge_changes, relabel_changes, split_changes
 from asdcore.plot_events import selected_clip_ids
@@ -108,8 +110,10 @@ def make_labels(ds: Dataset, machine: str, store: LabelStore, bands: dict,
                                       format_func=lambda n: n if n == KURTOGRAM else
                                       f"{n}: {bands[n][0]:g}-{bands[n][1]:g} Hz",
                                       help="Save bands on the Spectra page.")
-        fmin = cols[2].number_input("Lowest frequency (Hz)", 1.0, 500.0, 5.0, key="pl_fmin")
-        fmax = cols[3].number_input("Highest frequency (Hz)", 2.0, 1000.0, 250.0, key="pl_fmax")
+        fmin = cols[2].number_input("Lowest frequency (Hz)", *CHARACTERISTIC_FMIN_LIMITS,
+                                    CHARACTERISTIC_RANGE[0], key="pl_fmin")
+        fmax = cols[3].number_input("Highest frequency (Hz)", *CHARACTERISTIC_FMAX_LIMITS,
+                                    CHARACTERISTIC_RANGE[1], key="pl_fmax")
     if not st.button("Run clustering" if how == "Clustering" else "Run envelope labelling",
                      type="primary"):
         return
@@ -121,16 +125,11 @@ def make_labels(ds: Dataset, machine: str, store: LabelStore, bands: dict,
             result = cluster_machine(ds, machine, feature=feature, method=method, k=k,
                                      reduction=reduction, per_domain=per_domain, band=band,
                                      run=run, progress=bar)
-            source, extra = "cluster", {}
             summary = pd.DataFrame([{name: value for name, value in group.items() if name != "scores"}
                                     for group in result.groups])
         else:
-            if fmin >= fmax:
-                raise ASDError("The lowest frequency must be below the highest.")
             result = envelope_labels(ds, machine, band=band, fmin=fmin, fmax=fmax, k=k,
                                      progress=bar)
-            source = "envelope"
-            extra = {f: {"frequency_hz": round(v, 3)} for f, v in result.frequencies.items()}
             summary = pd.DataFrame({"label": list(result.centres),
                                     "median frequency (Hz)": list(result.centres.values())})
     except ASDError as err:
@@ -138,10 +137,11 @@ def make_labels(ds: Dataset, machine: str, store: LabelStore, bands: dict,
         return
     finally:
         bar.clear()
+    source = result_source(result)
     map_feature = "envelope" if source == "envelope" else result.params["feature"]
     st.session_state[result_key] = {
-        "base_version": base_version,
-        "source": source, "labels": result.labels, "extra": extra, "params": result.params,
+        "base_version": base_version, "result": result,
+        "source": source, "labels": result.labels, "params": result.params,
         "summary": summary, "skipped": result.skipped,
         "map": (map_feature, tuple(result.params["band"]) if result.params.get("band") else None,
                 result.params.get("run"))}
@@ -164,8 +164,7 @@ def show_result(result: dict, clips: pd.DataFrame, store: LabelStore, result_key
                    f"({quality['n_clips']} clips, {quality['n_true']} true classes)")
     save_col, drop_col = st.columns(2)
     if save_col.button("Save these labels", type="primary", width="stretch"):
-        change_set = store.apply(result["labels"], result["source"], params=result["params"],
-                                 extra=result["extra"],
+        change_set = save_result(store, result["result"],
                                  unless_changed_since=result["base_version"])
         changed_here(store, change_set)
         st.session_state.pop(result_key)
@@ -350,12 +349,9 @@ def history_and_export(clips: pd.DataFrame, store: LabelStore, machine: str) -> 
         undo_col.caption(f"Undo reverts change set {target['change_set']} ({target['source']}, "
                          f"{len(target['changes'])} clip(s), {target['time'][11:19]}), the "
                          "latest, whichever tab or command made it.")
-    entries = store.entries()
-    frequencies = {f: e["extra"]["frequency_hz"] for f, e in entries.items()
-                   if "frequency_hz" in e.get("extra", {})}
     export_col.download_button(
         "Download the label CSV (for train --labels)", width="stretch", disabled=not saved,
-        data=label_csv_text(saved, {"frequency_hz": frequencies} if frequencies else None),
+        data=store.csv_text(),
         file_name=f"{machine}_labels.csv", mime="text/csv")
 
 

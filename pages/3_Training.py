@@ -12,12 +12,14 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
+import app_pages
 import ui
 from asdcore import configs, pipeline, runs
 from asdcore.device import device_info
 from asdcore.errors import ASDError
 from asdcore.models import MODELS
 
+app_pages.run_through_app()  # a deep link before app.py ever ran
 st.set_page_config(page_title="Training - ASD workbench", layout="wide")
 st.title("Training")
 

@@ -129,3 +129,20 @@ def test_harmonic_and_sideband_markers():
     assert dsp.harmonic_markers(0.0, 100.0).size == 0
     np.testing.assert_allclose(dsp.sideband_markers(1000.0, 30.0, 2), [940, 970, 1030, 1060])
     np.testing.assert_allclose(dsp.sideband_markers(50.0, 30.0, 2), [20, 80, 110])
+
+
+def test_envelope_characteristic_is_the_envelope_spectrum_and_its_fundamental():
+    y = ringing_impacts(37.0)
+    found = dsp.envelope_characteristic(y, SR, (2000.0, 4000.0), 5.0, 250.0)
+    spectrum, freqs = dsp.envelope_spectrum(y, SR, (2000.0, 4000.0), fmax=5 * 250.0 + 1.0)
+    np.testing.assert_array_equal(found.spectrum, spectrum)
+    np.testing.assert_array_equal(found.freqs, freqs)
+    assert found.salience > 0 and found.f0 == pytest.approx(37.0, rel=0.01)
+
+
+@pytest.mark.parametrize("fmin, fmax", [(250.0, 5.0), (5.0, 5.0), (0.0, 250.0),
+                                        (float("nan"), 250.0)])
+def test_characteristic_range_checks_refuse_unusable_ranges(fmin, fmax):
+    with pytest.raises(ASDError, match="search range"):
+        dsp.check_characteristic_range(fmin, fmax)
+    assert dsp.check_characteristic_range(5, 250) == (5.0, 250.0)

@@ -193,3 +193,36 @@ def test_two_processes_and_threads_never_lose_an_update(store):
     numbers = [c["change_set"] for c in store.history()]
     assert numbers == list(range(1, 4 * count + 1))
     assert json.loads(store.labels_path.read_text())["version"] == 4 * count
+
+
+def test_csv_text_carries_the_extra_facts_of_the_labels(store, tmp_path):
+    store.apply({clip(0): "cf55Hz", clip(1): "cf80Hz"}, "envelope",
+                extra={clip(0): {"frequency_hz": 54.9}, clip(1): {"frequency_hz": 80.2}})
+    store.apply({clip(2): "by-hand"}, "manual")
+    assert store.csv_text().splitlines() == [
+        "file,label,frequency_hz", f"{clip(0)},cf55Hz,54.9", f"{clip(1)},cf80Hz,80.2",
+        f"{clip(2)},by-hand,"]
+    path = store.export_csv(tmp_path / "labels.csv")
+    assert path.read_text(encoding="utf-8") == store.csv_text()
+
+
+def test_saving_a_result_records_its_source_params_and_frequencies(store):
+    from asdcore.labels import ClusterResult, EnvelopeResult, clip_extras, save_result
+
+    envelope = EnvelopeResult(labels={clip(0): "cf55Hz", clip(1): "cf55Hz"},
+                              frequencies={clip(0): 55.04321, clip(1): 54.98765},
+                              salience={clip(0): 1.0, clip(1): 1.0}, centres={"cf55Hz": 55.0},
+                              band=(1000.0, 3000.0), k=1, criterion="given",
+                              params={"band": [1000.0, 3000.0], "k": 1})
+    assert clip_extras(envelope) == {clip(0): {"frequency_hz": 55.043},
+                                     clip(1): {"frequency_hz": 54.988}}
+    change_set = save_result(store, envelope)
+    assert change_set["source"] == "envelope" and change_set["params"] == envelope.params
+    assert store.entries()[clip(1)]["extra"] == {"frequency_hz": 54.988}
+
+    cluster = ClusterResult(labels={clip(0): "c0", clip(1): "c1"}, groups=[],
+                            params={"feature": "spectrum"})
+    assert clip_extras(cluster) == {}
+    assert save_result(store, cluster)["source"] == "cluster"
+    assert store.entries()[clip(0)] | {"time": ""} == {
+        "label": "c0", "source": "cluster", "change_set": 2, "time": "", "extra": {}}

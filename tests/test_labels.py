@@ -112,6 +112,8 @@ def test_envelope_labels_recover_bearing_speed_classes(tiny):
     assert label_quality(result.labels, clips, attribute="vel")["ari"] >= 0.9
     given = envelope_labels(tiny, "bearing", band=(2500, 3500), k=2)
     assert given.k == 2 and given.band == (2500.0, 3500.0) and given.criterion == "given"
+    with pytest.raises(ASDError, match="search range 250-5 Hz"):
+        envelope_labels(tiny, "bearing", band=(2500, 3500), fmin=250.0, fmax=5.0)
 
 
 def test_frequency_groups_are_ordered_and_named_distinctly():

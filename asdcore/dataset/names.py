@@ -7,11 +7,9 @@ import os
 import re
 from collections.abc import Iterable
 
-SPLITS = ("train", "test", "supplemental")
-DOMAINS = ("source", "target")
-LABELS = ("normal", "anomaly")
+from asdcore.constants import DOMAINS, LABELS, NO_ATTRIBUTE, SPLITS
+
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff", ".mp3"}
-NO_ATTRIBUTE = "noAttribute"
 
 # Tokens that say what a supplemental clip holds (DCASE.md: classify by token, not position).
 _CLEAN_TOKENS = {"clean", "machine"}

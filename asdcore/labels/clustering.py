@@ -55,7 +55,7 @@ def clip_features(clips: pd.DataFrame, feature: str, band: dsp.Band | None = Non
 
     ``band`` is the envelope feature's band (None: the whole signal); ``run`` the run (name or
     path) whose embeddings the ``embedding`` feature uses. Clips are analysed on their first
-    `selection.ANALYSIS_SECONDS` (the log-mel feature: on the front end's clip length). Raises `ASDError`
+    `constants.ANALYSIS_SECONDS` (the log-mel feature: on the front end's clip length). Raises `ASDError`
     when a clip cannot be used; `readable_features` skips such clips instead.
     """
     vectors, _, skipped = readable_features(clips, feature, band, run, progress, cancel)
@@ -254,7 +254,7 @@ def cluster_machine(ds: Dataset, machine: str, feature: str = "spectrum", method
     With ``per_domain`` the source and target clips are clustered separately (labels
     ``source-c0``, ``target-c0`` ...), else together (``c0``, ``c1`` ...). Clusters are numbered
     by size, largest first. The envelope feature's band defaults to the kurtogram's suggestion.
-    Each clip is analysed on its first `selection.ANALYSIS_SECONDS` (a long recording on its
+    Each clip is analysed on its first `constants.ANALYSIS_SECONDS` (a long recording on its
     beginning); a clip that cannot be read or analysed gets no label and is listed with its
     reason in the result's ``skipped``.
     """

@@ -13,13 +13,13 @@ from sklearn.mixture import GaussianMixture
 
 from asdcore import audio, dsp
 from asdcore.audio import SAMPLE_RATE
+from asdcore.constants import ANALYSIS_SECONDS, CHARACTERISTIC_RANGE
 from asdcore.dataset import Dataset
 from asdcore.errors import ASDError, Cancelled, DiskFull
 from asdcore.labels.selection import load_each, machine_clips, unusable_reason
 from asdcore.progress import CancelFn, ProgressFn, check_cancel, report, stage
 
 BAND_SAMPLE_CLIPS = 16  # clips whose kurtograms are averaged to suggest a band
-BAND_SAMPLE_SECONDS = 60.0  # of each: enough to find impulses, bounded memory for long files
 DEFAULT_K_MAX = 8
 # A clip must hold this many periods of the lowest fundamental searched (fmin) for its
 # envelope spectrum to resolve it: shorter ones give a frequency that means nothing.
@@ -50,7 +50,7 @@ class EnvelopeResult:
 def suggest_band(paths: list[str], fmin: float = 0.0, fmax: float | None = None,
                  progress: ProgressFn | None = None, cancel: CancelFn | None = None) -> dsp.Band:
     """The band where a machine's clips are most impulsive: the maximum of the mean kurtogram
-    of up to `BAND_SAMPLE_CLIPS` clips spread over ``paths`` (their first `BAND_SAMPLE_SECONDS`),
+    of up to `BAND_SAMPLE_CLIPS` clips spread over ``paths`` (their first `ANALYSIS_SECONDS`),
     its centre in [fmin, fmax]. Clips that cannot be read, or are too short for the kurtogram's
     longest window, are left out; raises `ASDError` when none is left."""
     if not paths:
@@ -60,7 +60,7 @@ def suggest_band(paths: list[str], fmin: float = 0.0, fmax: float | None = None,
     for i, index in enumerate(chosen):
         check_cancel(cancel)
         try:
-            grams.append(dsp.kurtogram(audio.load(paths[index], seconds=BAND_SAMPLE_SECONDS),
+            grams.append(dsp.kurtogram(audio.load(paths[index], seconds=ANALYSIS_SECONDS),
                                        SAMPLE_RATE))
         except (Cancelled, DiskFull):
             raise
@@ -110,8 +110,10 @@ def group_names(centres: list[float]) -> list[str]:
     return [f"cf{i}-{c:.3f}Hz" for i, c in enumerate(centres)]
 
 
-def envelope_labels(ds: Dataset, machine: str, band: dsp.Band | None = None, fmin: float = 5.0,
-                    fmax: float = 250.0, n_harmonics: int = 5, k: int | str = "auto",
+def envelope_labels(ds: Dataset, machine: str, band: dsp.Band | None = None,
+                    fmin: float = CHARACTERISTIC_RANGE[0],
+                    fmax: float = CHARACTERISTIC_RANGE[1],
+                    n_harmonics: int = dsp.N_HARMONICS, k: int | str = "auto",
                     k_max: int = DEFAULT_K_MAX, splits: tuple[str, ...] = ("train",),
                     seed: int = 0, progress: ProgressFn | None = None,
                     cancel: CancelFn | None = None) -> EnvelopeResult:
@@ -120,18 +122,17 @@ def envelope_labels(ds: Dataset, machine: str, band: dsp.Band | None = None, fmi
     ``band`` defaults to the kurtogram's suggestion; the fundamental is searched in
     [fmin, fmax] (`dsp.characteristic_frequency`), then the frequencies are grouped
     (`frequency_groups`) and each group named after its median frequency. Each clip is
-    analysed on its first `selection.ANALYSIS_SECONDS` (a long recording on its beginning); a
+    analysed on its first `ANALYSIS_SECONDS` (a long recording on its beginning); a
     clip that cannot be read or analysed gets no label and is listed with its reason in the
     result's ``skipped``.
     """
+    fmin, fmax = dsp.check_characteristic_range(fmin, fmax)
     clips = machine_clips(ds, machine, splits)
     paths = clips["path"].tolist()
     if band is None:
         band = suggest_band(paths, progress=stage(progress, 0, 2, "band"), cancel=cancel)
     else:
         band = (float(band[0]), float(band[1]))
-    spectrum_fmax = n_harmonics * fmax + 1.0
-
     shortest = MIN_PERIODS / fmin  # seconds
 
     def estimate(y):
@@ -139,8 +140,8 @@ def envelope_labels(ds: Dataset, machine: str, band: dsp.Band | None = None, fmi
             raise ASDError(f"too short for an envelope spectrum: {len(y) / SAMPLE_RATE:.2f} s "
                            f"holds fewer than {MIN_PERIODS} periods of the lowest frequency "
                            f"searched ({fmin:g} Hz); it needs at least {shortest:.2f} s")
-        spectrum, freqs = dsp.envelope_spectrum(y, SAMPLE_RATE, band, fmax=spectrum_fmax)
-        return dsp.characteristic_frequency(spectrum, freqs, fmin, fmax, n_harmonics)
+        found = dsp.envelope_characteristic(y, SAMPLE_RATE, band, fmin, fmax, n_harmonics)
+        return found.f0, found.salience
 
     found, unusable = load_each(paths, estimate, stage(progress, 1, 2, "characteristic frequencies"),
                                 cancel, "characteristic frequencies")

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from asdcore import audio
+from asdcore.constants import ANALYSIS_SECONDS
 from asdcore.dataset import Dataset
 from asdcore.errors import ASDError, Cancelled, DiskFull
 from asdcore.progress import CancelFn, ProgressFn, check_cancel, report
@@ -48,10 +49,6 @@ def machine_clips(ds: Dataset, machine: str, splits: Iterable[str] = ("train",))
     return chosen.reset_index(drop=True)
 
 
-# Labelling analyses at most the first minute of a clip: any DCASE clip whole (6-18 s), while a
-# stray hour-long recording is labelled on its beginning instead of being decoded whole (or
-# refused, which aborted the labelling of its whole machine).
-ANALYSIS_SECONDS = 60.0
 
 
 def load_each(paths: list[str], compute, progress: ProgressFn | None = None,

@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import datetime as dt
-import fcntl
 import hashlib
 import io
 import json
@@ -33,6 +32,8 @@ import os
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+
+from filelock import FileLock
 
 from asdcore.atomic import write_json, write_text
 from asdcore.dataset import find_machine_folders
@@ -247,17 +248,25 @@ class LabelStore:
     def _locked(self) -> Iterator[dict]:
         """The current state, read under the store's lock, held until the block ends."""
         self.path.mkdir(parents=True, exist_ok=True)
-        with open(self.path / ".lock", "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        with FileLock(self.path / ".lock"):
             yield self.state()
 
     # --- export ---
+    def csv_text(self) -> str:
+        """The current labels as the label CSV, with a column per extra fact the labels keep
+        (the characteristic frequency of envelope labels)."""
+        entries = self.entries()
+        return label_csv_text({file: entry["label"] for file, entry in entries.items()},
+                              extra_columns({file: entry.get("extra", {})
+                                             for file, entry in entries.items()}))
+
     def export_csv(self, path: str | os.PathLike) -> Path:
-        """Write the current labels as the label CSV (``file,label``) and return its path."""
-        labels = self.labels()
-        if not labels:
+        """Write `csv_text` to ``path`` (atomically) and return the path."""
+        if not self.labels():
             raise ASDError(f"There are no labels for {self.machine} to export.")
-        return write_label_csv(path, labels)
+        path = Path(path)
+        write_text(path, self.csv_text())
+        return path
 
 
 def _last_undoable(history: list[dict]) -> dict | None:
@@ -301,6 +310,16 @@ def labels_for_training(data_root: str | os.PathLike, machine: str) -> dict[str,
 
 
 # --- the label CSV ----------------------------------------------------------------------------
+
+
+def extra_columns(per_clip: Mapping[str, Mapping[str, object]]) -> dict[str, dict[str, object]]:
+    """Per-clip extra facts (``{file: {"frequency_hz": 55.1}}``) as label CSV columns
+    (``{"frequency_hz": {file: 55.1}}``), in the order the names first appear."""
+    columns: dict[str, dict[str, object]] = {}
+    for file, facts in per_clip.items():
+        for name, value in facts.items():
+            columns.setdefault(name, {})[file] = value
+    return columns
 
 
 def label_csv_text(labels: Mapping[str, str],
