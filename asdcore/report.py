@@ -56,7 +56,7 @@ def build_report(run: Run, backend: str | None = None,
     """The report of ``run``'s scores with ``backend`` (default: the latest) as HTML text."""
     backend = backend or default_backend(run)
     scores = read_scores(run, backend)
-    result = (run.metrics() or {}).get("by_backend", {}).get(backend, {})
+    result = results.backend_result(run, backend)
     status, config = run.status(), run.config()
     machines = sorted(scores["machine"].unique())
     parts = [f"<h1>Run {_text(run.name)}</h1>", _summary(run, status, config, backend, result)]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -25,6 +26,19 @@ _LEGACY_LOSS = re.compile(r"loss (-?\d+(?:\.\d+)?(?:e-?\d+)?)")
 def scored_backends(run: Run) -> list[str]:
     """Backends the run has scores for (``scores/<backend>.csv``), in name order."""
     return sorted(p.stem for p in run.scores_dir.glob("*.csv")) if run.scores_dir.is_dir() else []
+
+
+def backend_result(run: Run, backend: str) -> dict:
+    """What scoring ``run`` with ``backend`` recorded (its ``by_backend`` entry in
+    metrics.json: official score, table, data folder...); {} before it was scored."""
+    return (run.metrics() or {}).get("by_backend", {}).get(backend, {})
+
+
+def with_audio_paths(run: Run, backend: str, scores: pd.DataFrame) -> pd.DataFrame:
+    """``scores`` (rows with a ``clip_id``) with each clip's audio file in ``path``: clip ids
+    are relative to the dataset folder that scoring read (``score --data``, else the run's)."""
+    data_root = Path(backend_result(run, backend).get("data") or run.config()["data"])
+    return scores.assign(path=[str(data_root / clip_id) for clip_id in scores["clip_id"]])
 
 
 def embedded_machines(run: Run) -> list[str]:

@@ -27,19 +27,12 @@ METRIC_FORMAT = {column: st.column_config.NumberColumn(format="%.4f")
 def load_scores(run_path: str, backend: str, written_at: float) -> pd.DataFrame:
     """Per-clip scores with their audio paths (``written_at`` renews the entry on rescoring)."""
     run = runs.Run(Path(run_path))
-    scores = pipeline.read_scores(run, backend)
-    data_root = (run.metrics() or {}).get("by_backend", {}).get(backend, {}).get("data") \
-        or run.config()["data"]
-    return scores.assign(path=[str(Path(data_root) / clip_id) for clip_id in scores["clip_id"]])
+    return results.with_audio_paths(run, backend, pipeline.read_scores(run, backend))
 
 
 def scores_of(run: runs.Run, backend: str) -> pd.DataFrame:
     return load_scores(str(run.path), backend,
                        (run.scores_dir / f"{backend}.csv").stat().st_mtime)
-
-
-def result_of(run: runs.Run, backend: str) -> dict:
-    return (run.metrics() or {}).get("by_backend", {}).get(backend, {})
 
 
 def pick_backend(run: runs.Run, key: str) -> str | None:
@@ -66,7 +59,7 @@ def metrics_section(result: dict) -> None:
     cols = st.columns(4)
     score = result.get("official_score")
     cols[0].metric("Official score", "unknown" if score is None else f"{score:.4f}")
-    for col, column in zip(cols[1:], metrics.OFFICIAL_COLUMNS):
+    for col, column in zip(cols[1:], metrics.OFFICIAL_COLUMNS, strict=True):
         value = summary.get(f"{column}_hmean")
         col.metric(f"{column} (harmonic mean)", "-" if value is None else f"{value:.4f}")
     if result.get("note"):
@@ -99,7 +92,8 @@ def comparison(run: runs.Run, backend: str, rows: list[dict]) -> None:
         return
     other = runs.open_run(other_name)
     other_backend = report.default_backend(other)
-    first, second = result_of(run, backend), result_of(other, other_backend)
+    first = results.backend_result(run, backend)
+    second = results.backend_result(other, other_backend)
     cols = st.columns(2)
     for col, name, chosen, result in ((cols[0], run.name, backend, first),
                                       (cols[1], other_name, other_backend, second)):
@@ -155,7 +149,7 @@ with right:
 if backend is None:
     st.stop()
 scores = scores_of(run, backend)
-result = result_of(run, backend)
+result = results.backend_result(run, backend)
 
 metrics_section(result)
 st.subheader("Scores per machine")
