@@ -24,6 +24,7 @@ PAGES = [
     ("pages/3_Training.py", "Training", "Training"),
     ("pages/4_Embeddings.py", "Embeddings", "Embeddings"),
     ("pages/5_Scores.py", "Scores", "Scores"),
+    ("pages/6_Check.py", "Check", "Check"),
 ]
 
 

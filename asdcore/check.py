@@ -19,6 +19,7 @@ their own decoding and scoring (the app keeps one per run).
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,10 +27,11 @@ from pathlib import Path
 import librosa
 import numpy as np
 import pandas as pd
+import soundfile as sf
 import torch
 from sklearn.metrics.pairwise import cosine_distances
 
-from asdcore import audio, dataset, features, pipeline, runs, scoring
+from asdcore import atomic, audio, dataset, features, pipeline, runs, scoring
 from asdcore.errors import ASDError
 from asdcore.models import get_model_class
 from asdcore.models.autoencoder import frame_vectors
@@ -255,6 +257,55 @@ def check(run: runs.Run | str | os.PathLike | CheckRun, paths: Iterable[str | os
     """Verdicts on the audio files ``paths`` (files or folders) with a finished ``run``."""
     loaded = run if isinstance(run, CheckRun) else CheckRun(run, backend)
     return loaded.check(paths, machine, section, progress)
+
+
+def check_uploads(loaded: CheckRun, uploads: list[tuple[str, bytes]], machine: str,
+                  section: str | None = None, progress: ProgressFn | None = None) -> list[dict]:
+    """`CheckRun.check` on in-memory files ``(name, bytes)`` (browser uploads, recordings):
+    they live in a temporary folder while they are checked, never in the workspace or the
+    dataset; each result's ``file`` is the given name."""
+    with tempfile.TemporaryDirectory(prefix="asd-check-") as folder:
+        paths = []
+        for index, (name, data) in enumerate(uploads):
+            path = Path(folder) / str(index) / Path(name).name  # equal names stay apart
+            path.parent.mkdir()
+            path.write_bytes(data)
+            paths.append(path)
+        checked = loaded.check(paths, machine, section, progress)
+    for result, path, (name, _) in zip(checked, paths, uploads, strict=True):
+        result["file"] = name
+        if result["error"]:
+            result["error"] = result["error"].replace(str(path), name)
+    return checked
+
+
+def add_to_dataset(loaded: CheckRun, name: str, data: bytes, machine: str, section: str,
+                   split: str = "train", label: str = "normal") -> Path:
+    """Add a checked recording to the run's dataset as a new clip of ``machine`` and
+    ``section`` under a DCASE name (16 kHz mono 16-bit WAV, the next free clip number),
+    written atomically; returns its path. Training clips must be normal."""
+    if split not in ("train", "test") or label not in ("normal", "anomaly"):
+        raise ASDError(f"A clip is added to train or test as normal or anomaly, not {split} "
+                       f"{label}.")
+    if split == "train" and label != "normal":
+        raise ASDError("Only normal clips can be added to the training clips.")
+    ref = loaded.reference(machine, section)
+    with tempfile.TemporaryDirectory(prefix="asd-add-") as folder:
+        source = Path(folder) / Path(name).name
+        source.write_bytes(data)
+        try:
+            wave = audio.load(source)
+        except ASDError as err:
+            raise ASDError(str(err).replace(str(source), name)) from None
+    target_dir = Path(ref.train["path"].iloc[0]).parent.parent / split
+    target_dir.mkdir(parents=True, exist_ok=True)
+    taken = [dataset.parse_name(p.name) for p in target_dir.iterdir()]
+    number = 1 + max([n["index"] for n in taken if n["section"] == section], default=-1)
+    target = target_dir / (f"section_{section}_source_{split}_{label}_{number:04d}_"
+                           "noAttribute.wav")
+    with atomic.atomic_path(target) as tmp:
+        sf.write(tmp, wave, audio.SAMPLE_RATE, subtype="PCM_16", format="WAV")
+    return target
 
 
 def audio_files(paths: Iterable[str | os.PathLike]) -> list[Path]:

@@ -233,6 +233,36 @@ def kurtogram_figure(kurtosis: np.ndarray, freqs: np.ndarray, bandwidths: np.nda
     return fig
 
 
+def checked_score_figure(train_scores: np.ndarray, test_normal_scores: np.ndarray,
+                         threshold: float, score: float, title: str = "") -> go.Figure:
+    """A checked clip's score (red) against the decision threshold (dashed) on the histogram
+    of the section's normal training clips (and the run's known-normal test clips)."""
+    fig = go.Figure()
+    for scores, name, colour in ((train_scores, "normal training clips", "#1f77b4"),
+                                 (test_normal_scores, "normal test clips", "#17becf")):
+        if len(scores):
+            fig.add_trace(go.Histogram(x=scores, name=name, marker_color=colour, opacity=0.65,
+                                       nbinsx=30))
+    fig.add_vline(x=threshold, line_dash="dash", line_color="black",
+                  annotation_text="threshold", annotation_position="top left")
+    fig.add_vline(x=score, line_color="#d62728", line_width=3,
+                  annotation_text="this clip", annotation_position="top right",
+                  annotation_font_color="#d62728")
+    fig.update_layout(barmode="overlay", height=300, title=title or None, xaxis_title="score",
+                      yaxis_title="clips", margin=dict(t=50 if title else 30, b=10),
+                      legend=dict(orientation="h", y=-0.25))
+    return fig
+
+
+def deviation_figure(x, y, x_title: str, y_title: str, title: str = "") -> go.Figure:
+    """Where a checked clip differs: a deviation curve over time or over mel bands."""
+    fig = go.Figure(go.Scatter(x=x, y=y, mode="lines", line_color="#d62728"))
+    fig.add_hline(y=0, line_color="#7f7f7f", line_width=1)
+    fig.update_layout(height=260, title=title or None, xaxis_title=x_title,
+                      yaxis_title=y_title, margin=dict(t=40 if title else 20, b=10))
+    return fig
+
+
 def _empty_figure(message: str) -> go.Figure:
     fig = go.Figure()
     fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
