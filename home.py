@@ -84,7 +84,38 @@ def overview(ds: dataset.Dataset) -> None:
         st.success("No problems found.")
 
 
+def import_recordings() -> None:
+    """Recordings in another layout (MIMII, ToyADMOS, a folder per condition) as a new
+    DCASE-layout dataset, then used (what ``python -m asdcore import`` does)."""
+    from asdcore import ingest
+
+    with st.sidebar.expander("Import recordings"):
+        src = st.text_input("Folder of recordings", key="import_src")
+        out = st.text_input("New dataset folder", key="import_out")
+        layout = st.selectbox("Layout", ingest.LAYOUTS, key="import_layout")
+        normal = st.text_input("Normal conditions (comma-separated)", key="import_normal",
+                               help="Folders layout: e.g. ON, or ok; the others are anomalies.")
+        exclude = st.text_input("Conditions to leave out (comma-separated)", key="import_exclude")
+        machine = st.text_input("Machine name (folders layout)", key="import_machine")
+        clip_seconds = st.number_input("Cut into clips of (s, 0 = whole recordings)", 0.0,
+                                       600.0, 0.0, key="import_clip_seconds")
+        if st.button("Import and use it", disabled=not (src.strip() and out.strip())):
+            normal_names, excluded = ([n.strip() for n in text.split(",") if n.strip()]
+                                      for text in (normal, exclude))
+            try:
+                summary = ingest.import_recordings(
+                    src.strip(), out.strip(), layout=layout, normal=normal_names,
+                    exclude=excluded,
+                    machine=machine.strip() or None, clip_seconds=clip_seconds or None)
+                workspace.choose_dataset(summary["out"])
+            except ASDError as err:
+                st.error(str(err))
+                return
+            st.rerun()
+
+
 dataset_chooser()
+import_recordings()
 current = ui.current_dataset()
 if current is not None:
     if not current.usable:

@@ -6,9 +6,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+from app_driving import click, quick_run
 from streamlit.testing.v1 import AppTest
 
-from app_driving import click, quick_run
 from asdcore import check, dataset, workspace
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "6_Check.py")
