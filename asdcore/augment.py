@@ -14,6 +14,9 @@ untouched. Labels are soft ``[B, C]`` class vectors.
   already StatEx's 3C).
 - `mix_at_snr` / `add_noise`: noise at a signal-to-noise ratio drawn from a range, for
   clean-machine + noise-only simulation and for noise augmentation of ordinary clips.
+- `random_shift`: each waveform circularly shifted by a random number of samples, so a clip
+  repeated to the model's length does not always start the input (the SSL recipe tiles each
+  clip and cuts it at a random offset).
 """
 
 from __future__ import annotations
@@ -45,6 +48,12 @@ def pick(batch_size: int, p: float, generator: torch.Generator,
     else:
         partner = torch.zeros(batch_size, dtype=torch.long)
     return chosen.to(device), partner.to(device)
+
+
+def random_shift(waves: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Rows of ``waves [B, T]`` each rolled left by a shift drawn uniformly from ``[0, T)``."""
+    shifts = torch.randint(waves.shape[1], (len(waves),), generator=generator).tolist()
+    return torch.stack([row.roll(-shift) for row, shift in zip(waves, shifts, strict=True)])
 
 
 def mixup(x: torch.Tensor, labels: torch.Tensor, generator: torch.Generator,

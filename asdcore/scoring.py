@@ -107,15 +107,16 @@ class DomainGeneralizationKNN(_CosineReferenceScorer):
     """Cosine KNN against k-means centres of the source plus every target embedding."""
 
     def __init__(self, n_centers: int = 16, k: int = 1, random_state: int = 0,
-                 threshold_percentile: float = 0.9):
+                 normalize_centres: bool = True, threshold_percentile: float = 0.9):
         self.n_centers = n_centers
         self.k = k
         self.random_state = random_state
+        self.normalize_centres = normalize_centres
         self.threshold_percentile = threshold_percentile
 
     def _references(self, unit, is_target):
         return _domain_generalization_references(unit, is_target, self.n_centers,
-                                                 self.random_state)
+                                                 self.random_state, self.normalize_centres)
 
 
 class LocalDensityKNN(_CosineReferenceScorer):
@@ -130,18 +131,20 @@ class LocalDensityKNN(_CosineReferenceScorer):
 
     def __init__(self, k: int = 1, density_neighbors: int = 1,
                  domain_generalization: bool = True, n_centers: int = 16,
-                 random_state: int = 0, threshold_percentile: float = 0.9):
+                 random_state: int = 0, normalize_centres: bool = True,
+                 threshold_percentile: float = 0.9):
         self.k = k
         self.density_neighbors = density_neighbors
         self.domain_generalization = domain_generalization
         self.n_centers = n_centers
         self.random_state = random_state
+        self.normalize_centres = normalize_centres
         self.threshold_percentile = threshold_percentile
 
     def _references(self, unit, is_target):
         if self.domain_generalization:
             return _domain_generalization_references(unit, is_target, self.n_centers,
-                                                     self.random_state)
+                                                     self.random_state, self.normalize_centres)
         return _all_samples_as_references(unit)
 
     def _scales(self, references):
@@ -274,10 +277,16 @@ def _all_samples_as_references(unit: np.ndarray) -> tuple[np.ndarray, np.ndarray
 
 
 def _domain_generalization_references(unit: np.ndarray, is_target: np.ndarray,
-                                      n_centers: int, random_state: int):
+                                      n_centers: int, random_state: int,
+                                      normalize_centres: bool = True):
     """References (source k-means centres, then all targets) and leave-one-out training
     distances: a target sample skips itself, a source sample sees its own centre recomputed
-    without it (or skips it when it is the centre's only member)."""
+    without it (or skips it when it is the centre's only member).
+
+    Without ``normalize_centres`` a centre keeps the length of its members' mean (below 1 for
+    a spread cluster, so its distances grow with the spread), as the SSL recipe's code uses
+    k-means centres."""
+    centre_rows = _unit_rows if normalize_centres else np.asarray
     source = unit[~is_target]
     centres = np.empty((0, unit.shape[1]))
     members = np.empty(0, dtype=int)
@@ -289,7 +298,7 @@ def _domain_generalization_references(unit: np.ndarray, is_target: np.ndarray,
         # renumbered in case k-means left a cluster empty.
         ids, members = np.unique(labels, return_inverse=True)
         centres = np.stack([source[members == c].mean(axis=0) for c in range(len(ids))])
-    references = _unit_rows(np.concatenate([centres, unit[is_target]]))
+    references = np.concatenate([centre_rows(centres), unit[is_target]])
     distances = _cosine_distances(unit, references)
 
     target_rows = np.flatnonzero(is_target)
@@ -302,7 +311,7 @@ def _domain_generalization_references(unit: np.ndarray, is_target: np.ndarray,
         else:
             without_row = (centres[centre] * sizes[centre] - unit[row]) / (sizes[centre] - 1)
             distances[row, centre] = _cosine_distances(unit[row:row + 1],
-                                                       _unit_rows(without_row[None]))[0, 0]
+                                                       centre_rows(without_row[None]))[0, 0]
     return references, distances
 
 

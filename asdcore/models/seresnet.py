@@ -3,9 +3,10 @@ jointly on every machine type to tell apart machine x section x domain x attribu
 with AdaCos heads and self-supervised exchange classes (DCASE.md section 5).
 
 - Front end (inside the model, so waveform-level augmentation runs on the training device):
-  clips repeated or cropped to ``seconds``, `asdcore.features.LogMel` with the seed defaults
-  (200 Hz high-pass, 200 Hz - 8 kHz, 128 mels), and for the second branch the log magnitude (dB)
-  of the whole clip's real FFT.
+  clips repeated or cropped to ``seconds`` (10 s, as the seed repeats them),
+  `asdcore.features.LogMel` with the seed defaults (200 Hz high-pass, 200 Hz - 8 kHz, 128 mels),
+  and for the second branch the magnitude of the whole clip's real FFT (linear, as the recipe
+  feeds it, or in dB: ``spectrum_input``).
 - Spectrogram branch: input batch normalisation per mel band, a 7x7/2 stem with max pooling and
   the four ResNet18 stages of two basic blocks each (widths w, 2w, 4w, 8w), every block with
   squeeze-and-excitation; max over frequency, mean over time, then two dense layers to the
@@ -18,9 +19,12 @@ with AdaCos heads and self-supervised exchange classes (DCASE.md section 5).
   span machines), so `asdcore.pipeline` hands it every machine's clips at once and it reads the
   audio itself (``fit_clips`` / ``embed_clips``).
 
-Training (`asdcore.train`) minimises main head + exchange head: the main AdaCos head over C
-classes sees the samples no exchange touched; the exchange head over 3C (StatEx or FeatEx) or
-9C (both) sees all. Mixup mixes waveforms and labels before either.
+Training (`asdcore.train`) minimises main head + exchange head, as the SSL recipe does: the
+main AdaCos head over C classes (fixed centres) sees every sample's embedding before FeatEx
+with its mixup label; the exchange head over 3C (StatEx or FeatEx) or 9C (both), with trained
+centres, sees the exchanged embeddings. Both adapt their scale on every batch. Each clip starts
+at a random point of its repetition, and mixup mixes waveforms and labels before the rest.
+Settings a saved run lacks keep the behaviour it was trained with (``SEResNetConfig.legacy``).
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ from torch import nn
 from asdcore import atomic, augment
 from asdcore.configs import Config, setting
 from asdcore.errors import ASDError
-from asdcore.features import LogMel, LogMelConfig, resolve_device
+from asdcore.features import LogMel, LogMelConfig, highpass_weights, resolve_device
 from asdcore.models.base import JointEmbedder, embedding_backends
 from asdcore.models.heads import AdaCosHead
 from asdcore.models.saved import read_model_json, write_model_json
@@ -58,6 +62,8 @@ NO_ATTRIBUTE = "noAttribute"
 _SPECTRUM_FLOOR = 1e-5  # magnitude floor before the dB conversion
 _SPECTRUM_POSITIONS = 8  # the spectrum branch's last feature map is pooled to this length
 POOLINGS = ("global", "time")
+MAIN_HEAD_SAMPLES = ("all", "unexchanged")
+SPECTRUM_INPUTS = ("magnitude", "db")
 # The Training page's heading over the seed model's switches.
 _SWITCHES = "Self-supervision and noise mixing"
 
@@ -67,6 +73,12 @@ class SEResNetConfig(Config):
     """Network, heads, augmentation and training settings of the seed model."""
 
     what: ClassVar[str] = "seed model"
+    # Settings that now follow the SSL recipe (wilkinghoff/ssl4asd), with what a saved config
+    # that lacks them was trained with: a run saved before them reloads and resumes as it was.
+    legacy: ClassVar[dict] = {
+        "seconds": None, "random_offset": False, "temporal_norm": False,
+        "spectrum_input": "db", "spectrum_highpass": False, "dynamic_scale": False,
+        "trainable_exchange_centres": False, "main_head_samples": "unexchanged"}
 
     width: int | None = None  # first-stage channels; None: 64 (ResNet18) on CUDA, 32 on CPU
     embedding_dim: int = 128  # per branch; the clip embedding has twice this with the spectrum
@@ -75,11 +87,29 @@ class SEResNetConfig(Config):
     # mean over time: frequency positions are lost) or "time" (max over time, the frequency
     # positions kept side by side, as in the SSL recipe's code).
     pooling: str = "global"
-    temporal_norm: bool = False  # subtract each mel band's mean over time (the recipe's CMN)
-    seconds: float | None = None  # None: the longest machine's clip length, at most 10 s
+    temporal_norm: bool = True  # subtract each mel band's mean over time (the recipe's CMN)
+    # The spectrum branch's input: the linear "magnitude" of the clip's FFT (the recipe's) or
+    # its "db" level; ``spectrum_highpass`` weights it with the log-mel's 200 Hz high-pass.
+    spectrum_input: str = "magnitude"
+    spectrum_highpass: bool = False
+    # Clip length: every clip is repeated (or cut) to it, as the seed repeats clips to 10 s;
+    # None: the longest machine's median clip length, at most 10 s.
+    seconds: float | None = MAX_SECONDS
+    # In training each clip starts at a random point of its repetition (the recipe tiles each
+    # clip and cuts it at a random offset); embedding always starts at the beginning.
+    random_offset: bool = True
     subclusters: int = 16  # AdaCos centres per class; 1 = plain AdaCos
-    dynamic_scale: bool = False  # False: the fixed AdaCos scale sqrt(2) ln(N - 1)
-    trainable_centres: bool = False
+    # The recipe's AdaCos scale adapts on every training batch; False: the fixed scale
+    # sqrt(2) ln(N - 1).
+    dynamic_scale: bool = True
+    # The recipe keeps the main head's class centres fixed (the embedding space cannot collapse
+    # onto a few learned directions) and trains the exchange head's.
+    trainable_centres: bool = False  # the main head's
+    trainable_exchange_centres: bool = True
+    # Which samples train the main head (C classes): "all" (the recipe: every sample, on the
+    # embedding before FeatEx, with its mixup label; StatEx'd ones keep their own label) or
+    # "unexchanged" (only samples neither StatEx nor FeatEx touched).
+    main_head_samples: str = "all"
     mixup: bool = setting(True, "Mixup", "checkbox", group=_SWITCHES)
     mixup_p: float = 0.5
     statex: bool = setting(True, "StatEx (statistics exchange, self-supervised)", "checkbox",
@@ -113,6 +143,11 @@ class SEResNetConfig(Config):
         for name in ("mixup_p", "exchange_p", "noise_augment_p"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ASDError(f"The seed model setting {name} is a probability (0 to 1).")
+        for name, allowed in (("main_head_samples", MAIN_HEAD_SAMPLES),
+                              ("spectrum_input", SPECTRUM_INPUTS)):
+            if getattr(self, name) not in allowed:
+                raise ASDError(f"The seed model setting {name} must be one of "
+                               f"{', '.join(allowed)}, not {getattr(self, name)!r}.")
         if self.pooling not in POOLINGS:
             raise ASDError(f"The seed model setting pooling must be one of {', '.join(POOLINGS)}, "
                            f"not {self.pooling!r}.")
@@ -227,7 +262,15 @@ class SeedNet(nn.Module):
 
     def __init__(self, config: SEResNetConfig, feature_config: LogMelConfig):
         super().__init__()
+        self.spectrum_input = config.spectrum_input
         self.logmel = LogMel(feature_config)
+        # Not saved with the weights: rebuilt from the config and the clip length.
+        weights = None
+        if config.spectrum_branch and config.spectrum_highpass:  # |H(f)| at the FFT's bins
+            whole_clip = dataclasses.replace(feature_config, n_fft=feature_config.n_samples,
+                                             power=1.0)
+            weights = torch.from_numpy(highpass_weights(whole_clip).astype(np.float32))
+        self.register_buffer("spectrum_weights", weights, persistent=False)
         self.spectrogram = SpectrogramBranch(feature_config.n_mels, config.width,
                                              config.embedding_dim, config.pooling,
                                              config.temporal_norm)
@@ -241,8 +284,11 @@ class SeedNet(nn.Module):
             waves = waves.float()
             spectra = None
             if self.spectrum is not None:
-                magnitude = torch.fft.rfft(waves).abs()
-                spectra = 20.0 * magnitude.clamp_min(_SPECTRUM_FLOOR).log10()
+                spectra = torch.fft.rfft(waves).abs()
+                if self.spectrum_weights is not None:
+                    spectra = spectra * self.spectrum_weights
+                if self.spectrum_input == "db":
+                    spectra = 20.0 * spectra.clamp_min(_SPECTRUM_FLOOR).log10()
             return self.logmel(waves), spectra
 
     def branches(self, logmels: torch.Tensor, spectra: torch.Tensor | None) -> list[torch.Tensor]:
@@ -258,8 +304,8 @@ class SeedNet(nn.Module):
 class SeedModel(nn.Module):
     """Net + heads; ``forward(waves, labels, generator)`` -> training loss (what DDP wraps).
 
-    The main head (C classes) is trained on samples no exchange touched, the exchange head
-    (3C or 9C) on all; both with weight 1.
+    The main head (C classes) is trained as ``main_head_samples`` says, the exchange head
+    (3C or 9C) on all samples; both with weight 1.
     """
 
     def __init__(self, config: SEResNetConfig, feature_config: LogMelConfig, n_classes: int):
@@ -271,17 +317,22 @@ class SeedModel(nn.Module):
         # Centres drawn from the seed alone, so every DDP rank starts with the same ones.
         generator = torch.Generator().manual_seed(config.seed)
         head = dict(subclusters=config.subclusters, dynamic=config.dynamic_scale,
-                    trainable_centres=config.trainable_centres, generator=generator)
-        self.main_head = AdaCosHead(dim, n_classes, **head)
+                    generator=generator)
+        self.main_head = AdaCosHead(dim, n_classes, trainable_centres=config.trainable_centres,
+                                    **head)
         self.exchange_head = None
         exchange_factor = (3 if config.statex else 1) * (3 if config.featex else 1)
         if exchange_factor > 1:
-            self.exchange_head = AdaCosHead(dim, exchange_factor * n_classes, **head)
+            self.exchange_head = AdaCosHead(dim, exchange_factor * n_classes,
+                                            trainable_centres=config.trainable_exchange_centres,
+                                            **head)
 
     def forward(self, waves: torch.Tensor, labels: torch.Tensor,
                 generator: torch.Generator) -> torch.Tensor:
         c = self.config
         untouched = torch.ones(len(waves), dtype=torch.bool, device=waves.device)
+        if c.random_offset:
+            waves = augment.random_shift(waves, generator)
         if c.mixup:
             waves, labels, _ = augment.mixup(waves, labels, generator, c.mixup_p)
         logmels, spectra = self.net.inputs(waves)
@@ -291,16 +342,19 @@ class SeedModel(nn.Module):
                                                                generator, c.exchange_p)
             untouched &= ~swapped
         embeddings = self.net.branches(logmels, spectra)
+        plain = torch.cat(embeddings, dim=1).float()  # heads in float32 under bf16 autocast
+        exchanged = plain
         if c.featex:
-            embedding, exchange_labels, swapped = augment.featex(*embeddings, exchange_labels,
+            exchanged, exchange_labels, swapped = augment.featex(*embeddings, exchange_labels,
                                                                  generator, c.exchange_p)
+            exchanged = exchanged.float()
             untouched &= ~swapped
-        else:
-            embedding = torch.cat(embeddings, dim=1)
-        embedding = embedding.float()  # heads in float32 under bf16 autocast
-        loss = self.main_head(embedding, labels, untouched.float())
+        if c.main_head_samples == "all":
+            loss = self.main_head(plain, labels)
+        else:  # an untouched sample's exchanged embedding is its plain one
+            loss = self.main_head(exchanged, labels, untouched.float())
         if self.exchange_head is not None:
-            loss = loss + self.exchange_head(embedding, exchange_labels)
+            loss = loss + self.exchange_head(exchanged, exchange_labels)
         return loss
 
 
