@@ -169,7 +169,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
                                              announce=dist.is_main),
                 labels=[str(Path(p).resolve()) for p in args.labels or []])
             if dist.is_main:  # the store's labels are copied into the run: it stays reproducible
-                machines = config.machines or sorted(ds.clips["machine"].unique())
+                machines = config.machines or ds.trainable_machines()
                 pipeline.queue_run(args.run, config, overwrite=args.overwrite,
                                    label_sets=pipeline.stored_labels(config.data, machines))
             dist.barrier()

@@ -90,7 +90,7 @@ def label_choice(ds, machines: list[str]) -> tuple[list[str], dict[str, dict[str
 
 
 def new_run_form(ds) -> None:
-    trainable = sorted(ds.clips.loc[ds.clips["split"] == "train", "machine"].unique())
+    trainable = ds.trainable_machines()
     if not trainable:
         st.error("This dataset has no training clips, so there is nothing to train on.")
         return

@@ -281,6 +281,7 @@ def test_missing_train_folder_is_a_problem_but_usable(tmp_path):
     assert problem_files(ds) == {"valve": "no train folder: cannot train on this machine."}
     valve = next(m for m in ds.machines() if m["name"] == "valve")
     assert valve["n_train"] == 0 and valve["n_test"] == 1 and valve["n_problems"] == 1
+    assert ds.trainable_machines() == ["fan"]  # valve has test clips only
 
 
 def test_dataset_with_only_broken_files_is_not_usable(tmp_path):

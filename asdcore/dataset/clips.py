@@ -61,6 +61,10 @@ class Dataset:
         """At least one machine with readable clips."""
         return not self.clips.empty
 
+    def trainable_machines(self) -> list[str]:
+        """The machines that have training clips, in name order: what training can use."""
+        return sorted(self.clips.loc[self.clips["split"] == "train", "machine"].unique())
+
     def machines(self) -> list[dict]:
         """One summary dict per machine folder (JSON-able values only)."""
         return [_machine_summary(folder, self._clips_of(folder), self._problems_of(folder))
