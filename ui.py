@@ -28,6 +28,7 @@ from asdcore import (
     workers,
     workspace,
 )
+from asdcore.constants import ANALYSIS_SECONDS
 from asdcore.errors import ASDError
 from asdcore.models import MODELS
 
@@ -86,7 +87,7 @@ def current_dataset() -> dataset.Dataset | None:
 
 # Pages show at most this much of a recording (any DCASE clip whole): an hour-long file costs
 # no more memory than a minute-long one, in the page's arrays, its cache and the audio player.
-VIEW_SECONDS = 60.0
+VIEW_SECONDS = ANALYSIS_SECONDS
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

@@ -36,11 +36,11 @@ import scipy.stats
 from sklearn.metrics import roc_auc_score
 
 from asdcore.atomic import write_text
+from asdcore.constants import DOMAINS
 from asdcore.errors import ASDError
 
 MAX_FPR = 0.1
 EPSILON = sys.float_info.epsilon
-DOMAINS = ("source", "target")
 OFFICIAL_COLUMNS = ("AUC_source", "AUC_target", "pAUC")
 DECISION_COLUMNS = tuple(f"{metric}_{domain}" for metric in ("precision", "recall", "F1")
                          for domain in DOMAINS)

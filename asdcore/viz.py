@@ -12,7 +12,9 @@ import plotly.express as px
 import plotly.graph_objects as go
 from sklearn.metrics import roc_curve
 
-SPLIT_ORDER = ["train", "test", "supplemental"]
+from asdcore.constants import DOMAINS, SPLITS
+
+SPLIT_ORDER = list(SPLITS)
 
 
 # Normal clips in cool colours, anomalies in warm ones, supplemental clips in greys.
@@ -59,7 +61,7 @@ def clip_duration_figure(clips: pd.DataFrame) -> go.Figure:
 
 
 LABEL_COLOURS = {"normal": "#1f77b4", "anomaly": "#d62728", "unknown": "#7f7f7f"}
-DOMAIN_ORDER = ["source", "target"]
+DOMAIN_ORDER = list(DOMAINS)
 
 
 def loss_curve_figure(curve: pd.DataFrame) -> go.Figure:

@@ -43,6 +43,7 @@ from torch import nn
 
 from asdcore import atomic, augment
 from asdcore.configs import Config, setting
+from asdcore.constants import NO_ATTRIBUTE
 from asdcore.errors import ASDError
 from asdcore.features import LogMel, LogMelConfig, highpass_weights, resolve_device
 from asdcore.models.base import JointEmbedder, embedding_backends
@@ -58,7 +59,6 @@ FULL_WIDTH = 64  # ResNet18's first-stage channels (the default on CUDA)
 # The default on CPU. Width 32 beat the SSL recipe's 16 on each of 8 demo seeds at 1 epoch
 # (0.729 against 0.708 with knn-ldn-all, bench/RESULTS.md); it trains 2.7 times slower.
 CPU_WIDTH = 32
-NO_ATTRIBUTE = "noAttribute"
 _SPECTRUM_FLOOR = 1e-5  # magnitude floor before the dB conversion
 _SPECTRUM_POSITIONS = 8  # the spectrum branch's last feature map is pooled to this length
 POOLINGS = ("global", "time")
