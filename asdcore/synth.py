@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
-import fcntl
 import json
 import os
 import re
@@ -32,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+from filelock import FileLock, Timeout
 from scipy import signal
 
 from asdcore.atomic import write_json, write_text
@@ -824,19 +824,19 @@ def _only_generated_content(out: Path) -> bool:
 
 @contextlib.contextmanager
 def _exclusive_lock(out: Path, progress: ProgressFn | None):
-    """Hold a lock on the folder ``out`` is made in (a lock on the folder itself leaves no
-    lock file behind)."""
+    """Hold the lock of generations into ``out``: ``.<name>-generation.lock`` beside it (not
+    named like the generator's ``.<name>.*`` staging folders, which a generation clears)."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    folder = os.open(out.parent, os.O_RDONLY)
+    lock = FileLock(out.parent / f".{out.name}-generation.lock")
     try:
-        try:
-            fcntl.flock(folder, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            report(progress, 0, 1, "waiting for another process generating a dataset here")
-            fcntl.flock(folder, fcntl.LOCK_EX)
+        lock.acquire(blocking=False)
+    except Timeout:
+        report(progress, 0, 1, "waiting for another process generating a dataset here")
+        lock.acquire()
+    try:
         yield
     finally:
-        os.close(folder)  # closing releases the lock
+        lock.release()
 
 
 def _generate_unlocked(out: Path, spec: SynthPreset, preset: str, seed: int,

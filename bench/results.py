@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as _dt
-import fcntl
 import os
 import platform
 from pathlib import Path
+
+from filelock import FileLock
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 
@@ -42,6 +43,6 @@ def append(title: str, body: str) -> None:
     """Append a dated section to RESULTS.md; safe against two benchmarks appending at once."""
     stamp = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     text = f"\n## {title}\n\n{stamp}, {machine_description()}\n\n{body.rstrip()}\n"
-    with open(RESULTS, "a", encoding="utf-8") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        fh.write(text)
+    with FileLock(RESULTS.with_name(".RESULTS.md.lock")):
+        with open(RESULTS, "a", encoding="utf-8") as fh:
+            fh.write(text)

@@ -9,12 +9,13 @@ two browser tabs saving at once never lose a band.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import math
 import os
 import re
 from collections.abc import Iterator
+
+from filelock import FileLock
 
 from asdcore.atomic import write_json
 from asdcore.audio import SAMPLE_RATE
@@ -85,6 +86,5 @@ class BandStore:
     def _locked(self) -> Iterator[dict[str, Band]]:
         """The current bands, read under the file's lock, held until the block ends."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path.parent / ".bands.lock", "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        with FileLock(self.path.parent / ".bands.lock"):
             yield self.bands()
