@@ -136,7 +136,8 @@ def test_work_command_executes_a_queued_run(isolated, tiny_data):
     pipeline.launch_work(run)
     assert wait_until_finished(run)["state"] == "done", run.log_tail()
     assert [row["machine"] for row in run.metrics()["table"]] == ["fan"]
-    assert any("scoring" in event["message"] for event in run.progress())
+    stages = [event["stage"] for event in run.progress()]
+    assert any(stage.startswith("scoring") for stage in stages if stage)
 
 
 def test_a_cancelled_run_is_run_again_from_the_page(isolated, tiny_data):
