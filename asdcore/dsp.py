@@ -166,7 +166,8 @@ def _harmonic_terms(spectrum, freqs, fmin, fmax, n_harmonics, tolerance):
     """Peak heights on the harmonics ``[n_f0s, n]`` and half-way between, the f0s, the peaks."""
     spectrum, freqs = np.asarray(spectrum, dtype=np.float64), np.asarray(freqs, dtype=np.float64)
     if len(freqs) < 2 or not 0 < fmin < fmax:
-        raise ASDError(f"Cannot search {fmin:g}-{fmax:g} Hz for a fundamental: give 0 < fmin < fmax "
+        raise ASDError(f"Cannot search {fmin:g}-{fmax:g} Hz for a fundamental: give "
+                       "0 < fmin < fmax "
                        "and a spectrum with at least two bins.")
     df = freqs[1] - freqs[0]
     if n_harmonics * fmax > freqs[-1] + df:
@@ -182,7 +183,8 @@ def _harmonic_terms(spectrum, freqs, fmin, fmax, n_harmonics, tolerance):
 
 def _window_max(values: np.ndarray, freqs: np.ndarray, centres: np.ndarray,
                 tolerance: float) -> np.ndarray:
-    """Maximum of ``values`` within ``centres * (1 +- tolerance)`` (at least +-1 bin), per centre."""
+    """Maximum of ``values`` within ``centres * (1 +- tolerance)`` (at least +-1 bin), per
+    centre."""
     df = freqs[1] - freqs[0]
     half = np.maximum(centres * tolerance, df)
     lo = np.clip(np.floor((centres - half - freqs[0]) / df), 0, len(freqs) - 1).astype(np.intp)
@@ -255,7 +257,8 @@ def _refined_f0(peaks: np.ndarray, freqs: np.ndarray, f0: float, heights: np.nda
         return float(f0)
     located = np.empty(len(heights))
     for k in range(1, len(heights) + 1):
-        window = np.flatnonzero(np.abs(freqs - k * f0) <= max(k * f0 * tolerance, freqs[1] - freqs[0]))
+        half_width = max(k * f0 * tolerance, freqs[1] - freqs[0])
+        window = np.flatnonzero(np.abs(freqs - k * f0) <= half_width)
         located[k - 1] = freqs[window[np.argmax(peaks[window])]] / k
     return float(np.average(located, weights=heights))
 

@@ -16,8 +16,11 @@ import streamlit as st
 import app_pages
 import ui
 from asdcore import audio, dsp, features, viz
-from asdcore.constants import (CHARACTERISTIC_FMAX_LIMITS, CHARACTERISTIC_FMIN_LIMITS,
-                               CHARACTERISTIC_RANGE)
+from asdcore.constants import (
+    CHARACTERISTIC_FMAX_LIMITS,
+    CHARACTERISTIC_FMIN_LIMITS,
+    CHARACTERISTIC_RANGE,
+)
 from asdcore.errors import ASDError
 from asdcore.labels import suggest_band
 from asdcore.labels.bands import BandStore, check_band
@@ -86,7 +89,7 @@ def choose_clips(clips: pd.DataFrame, machine: str) -> pd.DataFrame:
             st.session_state[key] = [c for c in st.session_state[key] if c in set(options)]
         else:
             st.session_state[key] = default_clips(shown)
-    names = dict(zip(clips["clip_id"], clips["file"].map(lambda f: Path(f).stem)))
+    names = dict(zip(clips["clip_id"], clips["file"].map(lambda f: Path(f).stem), strict=True))
     chosen_ids = st.multiselect(f"Clips ({len(options)} match the filters in the sidebar)",
                                 options, key=key, format_func=names.get)
     return clips.set_index("clip_id").loc[chosen_ids].reset_index()
@@ -104,8 +107,10 @@ def clip_view(clip: pd.Series) -> None:
     left.markdown("**Waveform**")
     left.plotly_chart(viz.waveform_figure(y, SR), width="stretch")
     right.markdown(f"**Log-mel as the model sees it** ({LOGMEL.n_mels} bands, "
-                   f"{LOGMEL.fmin:g}-{LOGMEL.fmax:g} Hz, clip repeated or cut to {LOGMEL.seconds:g} s)")
-    right.plotly_chart(viz.logmel_figure(ui.model_logmel(clip["path"]), LOGMEL.seconds), width="stretch")
+                   f"{LOGMEL.fmin:g}-{LOGMEL.fmax:g} Hz, clip repeated or cut to "
+                   f"{LOGMEL.seconds:g} s)")
+    right.plotly_chart(viz.logmel_figure(ui.model_logmel(clip["path"]), LOGMEL.seconds),
+                       width="stretch")
 
 
 def spectra(chosen: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
@@ -148,7 +153,8 @@ def use_saved_band(bands: dict[str, tuple[float, float]]) -> None:
             st.session_state["spectra_band_error"] = str(err)
 
 
-def band_controls(store: BandStore | None, bands: dict[str, tuple[float, float]]) -> tuple[float, float]:
+def band_controls(store: BandStore | None,
+                  bands: dict[str, tuple[float, float]]) -> tuple[float, float]:
     """The band slider, the kurtogram button and the saved bands; returns the band."""
     slider_col, suggest_col = st.columns([4, 1])
     suggest_col.button("Suggest a band", key="spectra_suggest", width="stretch",
@@ -196,14 +202,15 @@ def band_analysis(focus: pd.Series, shown: pd.DataFrame, spectra_db: np.ndarray,
         st.error(str(err))
         return
     rows = []
-    for (_, clip), psd in zip(shown.iterrows(), spectra_db):
+    for (_, clip), psd in zip(shown.iterrows(), spectra_db, strict=True):
         found = envelope_analysis(clip["path"], band, fmin, fmax)
         rows.append({"clip": Path(clip["file"]).name, "domain": clip["domain"],
                      "label": clip["label"], **dsp.band_metrics(psd, freqs, band),
                      "characteristic_freq": found.f0, "salience": found.salience})
     focused = envelope_analysis(focus["path"], band, fmin, fmax)
     f0 = focused.f0 if focused.salience > 0 else 0.0
-    st.markdown(f"**Envelope spectrum of {Path(focus['file']).name}** in {band[0]:g}-{band[1]:g} Hz")
+    st.markdown(f"**Envelope spectrum of {Path(focus['file']).name}** in "
+                f"{band[0]:g}-{band[1]:g} Hz")
     cols = st.columns(3)
     cols[0].metric("Characteristic frequency", f"{f0:.2f} Hz" if f0 else "none found")
     cols[1].metric("Harmonic salience", f"{focused.salience:.3g}")
@@ -247,7 +254,8 @@ def page() -> None:
         store, bands = None, {}
 
     focus_id = st.selectbox("Clip to inspect", chosen["clip_id"],
-                            format_func=dict(zip(chosen["clip_id"], chosen["file"])).get)
+                            format_func=dict(zip(chosen["clip_id"], chosen["file"],
+                                                 strict=True)).get)
     focus = chosen[chosen["clip_id"] == focus_id].iloc[0]
     try:
         clip_view(focus)

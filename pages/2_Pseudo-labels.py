@@ -19,13 +19,26 @@ import streamlit as st
 import app_pages
 import ui
 from asdcore import audio, dsp, runs, viz
+from asdcore.constants import (
+    CHARACTERISTIC_FMAX_LIMITS,
+    CHARACTERISTIC_FMIN_LIMITS,
+    CHARACTERISTIC_RANGE,
+)
 from asdcore.dataset import Dataset
 from asdcore.errors import ASDError
-from asdcore.constants import (CHARACTERISTIC_FMAX_LIMITS, CHARACTERISTIC_FMIN_LIMITS,
-                               CHARACTERISTIC_RANGE)
-from asdcore.labels import (FEATURES, METHODS, LabelStore, cluster_machine, envelope_labels,
-                            label_quality, machine_clips, readable_features, reduce,
-                            result_source, save_result)
+from asdcore.labels import (
+    FEATURES,
+    METHODS,
+    LabelStore,
+    cluster_machine,
+    envelope_labels,
+    label_quality,
+    machine_clips,
+    readable_features,
+    reduce,
+    result_source,
+    save_result,
+)
 from asdcore.labels.bands import BandStore, check_band
 from asdcore.labels.edits import editor_changes, merge_changes, relabel_changes, split_changes
 from asdcore.plot_events import selected_clip_ids
@@ -125,8 +138,8 @@ def make_labels(ds: Dataset, machine: str, store: LabelStore, bands: dict,
             result = cluster_machine(ds, machine, feature=feature, method=method, k=k,
                                      reduction=reduction, per_domain=per_domain, band=band,
                                      run=run, progress=bar)
-            summary = pd.DataFrame([{name: value for name, value in group.items() if name != "scores"}
-                                    for group in result.groups])
+            summary = pd.DataFrame([{name: value for name, value in group.items()
+                                     if name != "scores"} for group in result.groups])
         else:
             result = envelope_labels(ds, machine, band=band, fmin=fmin, fmax=fmax, k=k,
                                      progress=bar)
@@ -149,8 +162,9 @@ def make_labels(ds: Dataset, machine: str, store: LabelStore, bands: dict,
 
 def show_result(result: dict, clips: pd.DataFrame, store: LabelStore, result_key: str) -> None:
     counts = Counter(result["labels"].values())
+    sizes = ", ".join(f"{label}: {n}" for label, n in sorted(counts.items()))
     st.markdown(f"**Unsaved {result['source']} result**: {len(counts)} labels for "
-                f"{len(result['labels'])} clips ({', '.join(f'{l}: {n}' for l, n in sorted(counts.items()))})")
+                f"{len(result['labels'])} clips ({sizes})")
     if result["params"].get("band"):
         st.caption("Band: {:g}-{:g} Hz".format(*result["params"]["band"]))
     st.dataframe(result["summary"], hide_index=True)
@@ -160,7 +174,8 @@ def show_result(result: dict, clips: pd.DataFrame, store: LabelStore, result_key
                    + (" ..." if len(result["skipped"]) > 5 else ""))
     quality = label_quality(result["labels"], clips)
     if quality is not None:
-        st.caption(f"Against the known attributes: ARI {quality['ari']:.3f}, NMI {quality['nmi']:.3f} "
+        st.caption(f"Against the known attributes: ARI {quality['ari']:.3f}, "
+                   f"NMI {quality['nmi']:.3f} "
                    f"({quality['n_clips']} clips, {quality['n_true']} true classes)")
     save_col, drop_col = st.columns(2)
     if save_col.button("Save these labels", type="primary", width="stretch"):
@@ -266,7 +281,8 @@ def selected_clips(clips: pd.DataFrame, ids: list[str], saved: dict, store: Labe
                   args=(store, chosen["file"].tolist()))
 
 
-def merge_and_split(clips: pd.DataFrame, saved: dict, vectors: np.ndarray, store: LabelStore) -> None:
+def merge_and_split(clips: pd.DataFrame, saved: dict, vectors: np.ndarray,
+                    store: LabelStore) -> None:
     existing = sorted(set(saved.values()))
     if not existing:
         st.info("There are no saved labels yet: run a labelling above and save it, or relabel "

@@ -31,7 +31,8 @@ METHODS = {"UMAP": "umap", "PCA": "pca"}
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def load_embeddings(run_path: str, machine: str, saved_at: float) -> tuple[np.ndarray, pd.DataFrame]:
+def load_embeddings(run_path: str, machine: str,
+                    saved_at: float) -> tuple[np.ndarray, pd.DataFrame]:
     """A machine's embeddings and clip table (``saved_at`` renews the entry after rescoring)."""
     run = runs.Run(Path(run_path))
     data_root = results.saved_embeddings(run, machine)[2] or run.config()["data"]

@@ -4,9 +4,9 @@ is left to the benchmark) coloured by each option; a selected point plays its cl
 from pathlib import Path
 
 import pytest
+from app_driving import quick_run
 from streamlit.testing.v1 import AppTest
 
-from app_driving import quick_run
 from asdcore import dataset, projection, results
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "4_Embeddings.py")

@@ -3,12 +3,12 @@ selection relabelled, merge, split, table edits, undo, envelope labelling with a
 
 from pathlib import Path
 
+from app_driving import click, select_on_pseudo_label_map
 from streamlit.testing.v1 import AppTest
 
 from asdcore import dataset
 from asdcore.labels import LabelStore
 from asdcore.labels.bands import BandStore
-from app_driving import click, select_on_pseudo_label_map
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "2_Pseudo-labels.py")
 
@@ -99,8 +99,9 @@ def test_a_clip_that_cannot_be_decoded_is_left_off_the_map_and_the_page_works(
         fresh_app, tiny_data):
     import shutil
 
-    from asdcore import workspace
     from audio_files import write_truncated_flac
+
+    from asdcore import workspace
 
     data = fresh_app / "data"
     shutil.copytree(tiny_data / "dev_data" / "raw" / "bearing",

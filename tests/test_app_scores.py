@@ -3,9 +3,8 @@ another backend, two runs compared, a selected clip plays, the downloads."""
 
 from pathlib import Path
 
-from streamlit.testing.v1 import AppTest
-
 from app_driving import quick_run
+from streamlit.testing.v1 import AppTest
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "5_Scores.py")
 

@@ -13,8 +13,8 @@ import pytest
 
 from asdcore import atomic
 from asdcore.errors import ASDError
-from asdcore.labels import store as store_module
 from asdcore.labels import LabelStore, labels_for_training, read_label_csv, write_label_csv
+from asdcore.labels import store as store_module
 
 
 def make_machine(root: Path, machine: str = "bearing") -> Path:
@@ -177,9 +177,10 @@ def test_two_processes_and_threads_never_lose_an_update(store):
     count = 15
     # fork: a spawned child would spend seconds re-importing the engine
     context = multiprocessing.get_context("fork")
-    processes = [context.Process(target=_edit_many, args=(str(store.machine_folder), workspace, w, count))
+    folder = str(store.machine_folder)
+    processes = [context.Process(target=_edit_many, args=(folder, workspace, w, count))
                  for w in (1, 2)]
-    threads = [threading.Thread(target=_edit_many, args=(str(store.machine_folder), workspace, w, count))
+    threads = [threading.Thread(target=_edit_many, args=(folder, workspace, w, count))
                for w in (3, 4)]
     for worker in processes + threads:
         worker.start()

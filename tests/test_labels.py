@@ -8,9 +8,18 @@ import pytest
 
 from asdcore import cli, dataset, runs
 from asdcore.errors import ASDError
-from asdcore.labels import (LabelStore, cluster_machine, cluster_points, envelope_labels,
-                            frequency_groups, label_quality, machine_clips, read_label_csv,
-                            reduce, truth_of)
+from asdcore.labels import (
+    LabelStore,
+    cluster_machine,
+    cluster_points,
+    envelope_labels,
+    frequency_groups,
+    label_quality,
+    machine_clips,
+    read_label_csv,
+    reduce,
+    truth_of,
+)
 from asdcore.labels.envelope import group_names
 
 
@@ -22,7 +31,8 @@ def tiny(tiny_data):
 def blobs(k=3, per=10, seed=0):
     rng = np.random.default_rng(seed)
     centres = rng.normal(0, 10, (k, 4))
-    return np.concatenate([c + rng.normal(0, 0.3, (per, 4)) for c in centres]), np.repeat(np.arange(k), per)
+    points = np.concatenate([c + rng.normal(0, 0.3, (per, 4)) for c in centres])
+    return points, np.repeat(np.arange(k), per)
 
 
 @pytest.mark.parametrize("method", ["gmm", "kmeans", "ward"])
@@ -32,7 +42,8 @@ def test_cluster_points_finds_separated_blobs_and_their_number(method):
     assert info["k"] == 3 and info["criterion"] in ("bic", "silhouette")
     assert sorted(info["sizes"]) == [10, 10, 10] and info["silhouette"] > 0.8
     assert len(info["scores"]) >= 2
-    assert len({(a, b) for a, b in zip(found, truth)}) == 3  # a relabelling of the truth
+    # a relabelling of the truth
+    assert len({(a, b) for a, b in zip(found, truth, strict=True)}) == 3
     given, info = cluster_points(points, method, k=2)
     assert info["k"] == 2 and info["criterion"] == "given" and len(set(given)) == 2
 
@@ -89,7 +100,7 @@ def test_embedding_feature_uses_a_runs_embeddings(tiny):
     result = cluster_machine(tiny, "slider", feature="embedding", method="kmeans", k=2,
                              run="label-embeddings")
     found = [result.labels[f] for f in clips["file"]]
-    assert len({(a, b) for a, b in zip(found, truth[:len(clips)])}) == 2
+    assert len({(a, b) for a, b in zip(found, truth[:len(clips)], strict=True)}) == 2
     with pytest.raises(ASDError, match="no embeddings for bearing"):
         cluster_machine(tiny, "bearing", feature="embedding", run="label-embeddings")
     with pytest.raises(ASDError, match="needs a trained run"):

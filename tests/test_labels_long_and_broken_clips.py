@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 import soundfile as sf
+from audio_files import PEAK_MEMORY_PRELUDE, write_long, write_truncated_flac
 
 from asdcore import cli, dataset
 from asdcore.labels import cluster_machine, envelope_labels, read_label_csv
 from asdcore.labels.selection import ANALYSIS_SECONDS
-from audio_files import PEAK_MEMORY_PRELUDE, write_long, write_truncated_flac
 
 ROOT = Path(__file__).resolve().parents[1]
 SR = 16_000

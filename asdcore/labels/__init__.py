@@ -1,16 +1,30 @@
 """Pseudo-labels for machines without attributes: clustering, characteristic frequencies from
 envelope spectra, their quality against known attributes, and the label store."""
 
-from asdcore.labels.clustering import (FEATURES, METHODS, REDUCTIONS, ClusterResult,
-                                       clip_features, cluster_machine, cluster_points,
-                                       readable_features, reduce)
-from asdcore.labels.envelope import (EnvelopeResult, envelope_labels, frequency_groups,
-                                     suggest_band)
+from asdcore.labels.clustering import (
+                                       FEATURES,
+                                       METHODS,
+                                       REDUCTIONS,
+                                       ClusterResult,
+                                       clip_features,
+                                       cluster_machine,
+                                       cluster_points,
+                                       readable_features,
+                                       reduce,
+)
+from asdcore.labels.envelope import EnvelopeResult, envelope_labels, frequency_groups, suggest_band
 from asdcore.labels.quality import label_quality, truth_of
 from asdcore.labels.saving import clip_extras, result_source, save_result
 from asdcore.labels.selection import machine_clips, validate_label
-from asdcore.labels.store import (LabelStore, dataset_key, extra_columns, label_csv_text,
-                                  labels_for_training, read_label_csv, write_label_csv)
+from asdcore.labels.store import (
+                                       LabelStore,
+                                       dataset_key,
+                                       extra_columns,
+                                       label_csv_text,
+                                       labels_for_training,
+                                       read_label_csv,
+                                       write_label_csv,
+)
 
 __all__ = [
     "FEATURES", "METHODS", "REDUCTIONS", "ClusterResult", "EnvelopeResult", "LabelStore",

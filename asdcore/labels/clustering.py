@@ -55,7 +55,8 @@ def clip_features(clips: pd.DataFrame, feature: str, band: dsp.Band | None = Non
 
     ``band`` is the envelope feature's band (None: the whole signal); ``run`` the run (name or
     path) whose embeddings the ``embedding`` feature uses. Clips are analysed on their first
-    `constants.ANALYSIS_SECONDS` (the log-mel feature: on the front end's clip length). Raises `ASDError`
+    `constants.ANALYSIS_SECONDS` (the log-mel feature: on the front end's clip length).
+    Raises `ASDError`
     when a clip cannot be used; `readable_features` skips such clips instead.
     """
     vectors, _, skipped = readable_features(clips, feature, band, run, progress, cancel)
@@ -86,7 +87,8 @@ def readable_features(clips: pd.DataFrame, feature: str, band: dsp.Band | None =
         vectors, skipped = load_each(paths, log_spectrum, progress, cancel, "spectra")
     elif feature == "envelope":
         def log_envelope_spectrum(y):
-            spectrum, freqs = dsp.envelope_spectrum(y, SAMPLE_RATE, band, fmax=ENVELOPE_GRID[-1] + 1)
+            spectrum, freqs = dsp.envelope_spectrum(y, SAMPLE_RATE, band,
+                                                    fmax=ENVELOPE_GRID[-1] + 1)
             level = dsp.to_db(np.interp(ENVELOPE_GRID, freqs, spectrum), "magnitude")
             return level - level.mean()
         vectors, skipped = load_each(paths, log_envelope_spectrum, progress, cancel,
@@ -160,7 +162,8 @@ def reduce(vectors: np.ndarray, method: str = "pca", n_components: int = 8,
         try:
             import umap  # optional: a heavy import that compiles numba code on first use
         except ImportError:
-            raise ASDError("UMAP reduction needs the umap-learn package; install it or use PCA.") from None
+            raise ASDError("UMAP reduction needs the umap-learn package; install it or use "
+                           "PCA.") from None
         pca = PCA(n_components=min(50, vectors.shape[1], len(vectors)), random_state=seed)
         return umap.UMAP(n_components=n, n_neighbors=min(15, len(vectors) - 1),
                          random_state=seed).fit_transform(pca.fit_transform(vectors))
@@ -181,7 +184,8 @@ def cluster_points(points: np.ndarray, method: str = "gmm", k: int | str = "auto
         raise ASDError(f"Unknown clustering method {method!r}; choose one of {', '.join(METHODS)}.")
     n = len(points)
     if k != "auto" and (not isinstance(k, (int, np.integer)) or k < 1):
-        raise ASDError(f"The number of clusters must be a positive whole number or 'auto', not {k!r}.")
+        raise ASDError("The number of clusters must be a positive whole number or 'auto', "
+                       f"not {k!r}.")
     if k != "auto" and k > n:
         raise ASDError(f"Cannot make {k} clusters of {n} clips.")
     if k == "auto":
@@ -272,7 +276,7 @@ def cluster_machine(ds: Dataset, machine: str, feature: str = "spectrum", method
         by_size = np.argsort(-np.bincount(found), kind="stable")
         names = {int(c): f"{domain}-c{rank}" if domain else f"c{rank}"
                  for rank, c in enumerate(by_size)}
-        for row, c in zip(rows, found):
+        for row, c in zip(rows, found, strict=True):
             labels[clips["file"].iloc[row]] = names[int(c)]
         info["sizes"] = sorted(info["sizes"], reverse=True)
         diagnostics.append({"domain": domain or "all", "n_clips": int(len(rows)), **info})

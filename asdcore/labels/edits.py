@@ -51,8 +51,9 @@ def split_changes(files: list[str], vectors: np.ndarray, label: str, taken: Coll
                        "nothing to split them by.")
     groups, _ = cluster_points(reduce(vectors, "pca", seed=seed), "kmeans", 2, seed=seed)
     larger_first = np.argsort(-np.bincount(groups, minlength=2), kind="stable")
-    names = dict(zip(larger_first.tolist(), fresh_labels(label, 2, set(taken) - {label})))
-    return {file: names[int(group)] for file, group in zip(files, groups)}
+    names = dict(zip(larger_first.tolist(), fresh_labels(label, 2, set(taken) - {label}),
+                     strict=True))
+    return {file: names[int(group)] for file, group in zip(files, groups, strict=True)}
 
 
 def _label_or_none(value) -> str | None:
@@ -66,9 +67,10 @@ def _label_or_none(value) -> str | None:
 def editor_changes(before: pd.DataFrame, after: pd.DataFrame) -> dict[str, str | None]:
     """The label changes a user made in the label table: rows matched on ``file``, only cells
     whose ``label`` differs (a cleared cell removes the label)."""
-    old = {file: _label_or_none(value) for file, value in zip(before["file"], before["label"])}
+    old = {file: _label_or_none(value)
+           for file, value in zip(before["file"], before["label"], strict=True)}
     changes = {}
-    for file, value in zip(after["file"], after["label"]):
+    for file, value in zip(after["file"], after["label"], strict=True):
         new = _label_or_none(value)
         if file in old and new != old[file]:
             changes[file] = new if new is None else validate_label(new)

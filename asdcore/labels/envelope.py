@@ -55,7 +55,8 @@ def suggest_band(paths: list[str], fmin: float = 0.0, fmax: float | None = None,
     longest window, are left out; raises `ASDError` when none is left."""
     if not paths:
         raise ASDError("There are no clips to suggest a band from.")
-    chosen = np.unique(np.linspace(0, len(paths) - 1, min(BAND_SAMPLE_CLIPS, len(paths))).astype(int))
+    chosen = np.unique(np.linspace(0, len(paths) - 1,
+                                   min(BAND_SAMPLE_CLIPS, len(paths))).astype(int))
     grams, reasons = [], []
     for i, index in enumerate(chosen):
         check_cancel(cancel)
@@ -93,8 +94,10 @@ def frequency_groups(frequencies: np.ndarray, k: int | str = "auto", k_max: int 
         groups = mixture(k).predict(log_f)
     else:
         if not isinstance(k, (int, np.integer)) or not 1 <= k <= distinct:
-            raise ASDError(f"Cannot make {k!r} frequency groups of {distinct} distinct frequencies.")
-        groups, criterion, scores = KMeans(k, n_init=10, random_state=seed).fit_predict(log_f), "given", {}
+            raise ASDError(f"Cannot make {k!r} frequency groups of {distinct} distinct "
+                           "frequencies.")
+        groups = KMeans(k, n_init=10, random_state=seed).fit_predict(log_f)
+        criterion, scores = "given", {}
     # renumber in order of frequency, so labels read low to high
     order = np.argsort([np.median(log_f[groups == g]) for g in np.unique(groups)])
     rank = {int(g): r for r, g in enumerate(np.unique(groups)[order])}
@@ -143,7 +146,8 @@ def envelope_labels(ds: Dataset, machine: str, band: dsp.Band | None = None,
         found = dsp.envelope_characteristic(y, SAMPLE_RATE, band, fmin, fmax, n_harmonics)
         return found.f0, found.salience
 
-    found, unusable = load_each(paths, estimate, stage(progress, 1, 2, "characteristic frequencies"),
+    found, unusable = load_each(paths, estimate,
+                                stage(progress, 1, 2, "characteristic frequencies"),
                                 cancel, "characteristic frequencies")
     skipped = [{"file": clips["file"].iloc[i], "reason": reason} for i, reason in unusable.items()]
     clips = clips.drop(index=clips.index[list(unusable)]).reset_index(drop=True)
@@ -153,10 +157,11 @@ def envelope_labels(ds: Dataset, machine: str, band: dsp.Band | None = None,
     names = group_names(centres)
     files = clips["file"].tolist()
     return EnvelopeResult(
-        labels={f: names[g] for f, g in zip(files, groups)},
-        frequencies={f: float(v) for f, v in zip(files, frequencies)},
-        salience={f: float(v) for f, v in zip(files, salience)},
-        centres=dict(zip(names, centres)), band=band, k=len(names), criterion=criterion,
+        labels={f: names[g] for f, g in zip(files, groups, strict=True)},
+        frequencies={f: float(v) for f, v in zip(files, frequencies, strict=True)},
+        salience={f: float(v) for f, v in zip(files, salience, strict=True)},
+        centres=dict(zip(names, centres, strict=True)), band=band, k=len(names),
+        criterion=criterion,
         scores=scores,
         params={"band": list(band), "fmin": fmin, "fmax": fmax, "n_harmonics": n_harmonics,
                 "k": k, "k_max": k_max, "splits": list(splits), "seed": seed},

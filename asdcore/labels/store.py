@@ -85,7 +85,8 @@ class LabelStore:
         self.path = root / dataset_key(folder.parent) / safe_component(folder.name)
         # A symlink planted in the workspace must not lead the store elsewhere.
         if root.exists() and not self.path.resolve().is_relative_to(root.resolve()):
-            raise ASDError(f"The label folder {self.path} leads outside the workspace; refusing it.")
+            raise ASDError(f"The label folder {self.path} leads outside the workspace; "
+                           "refusing it.")
 
     @classmethod
     def open(cls, data: str | os.PathLike, machine: str) -> LabelStore:
@@ -373,7 +374,8 @@ def read_label_csv(path: str | os.PathLike) -> dict[str, str]:
         except ASDError as err:
             raise ASDError(f"{path}, row {line}: {err}") from None
         if labels.get(file, label) != label:
-            raise ASDError(f"{path}, row {line}: {file} has two labels, {labels[file]} and {label}.")
+            raise ASDError(f"{path}, row {line}: {file} has two labels, {labels[file]} and "
+                           f"{label}.")
         labels[file] = label
     if not labels:
         raise ASDError(f"The label file {path} lists no clips.")
