@@ -76,6 +76,20 @@ def test_page_loads(app, path, title, shot):
         app.screenshot(shot)
 
 
+@pytest.mark.parametrize("path, title", [("Spectra", "Spectra"), ("Training", "Training")])
+def test_deep_link_on_a_fresh_server(fresh_app, path, title):
+    """A page's own address opened first after a server start (a bookmark, a colleague's
+    link) shows that page with the app's sidebar: Home, not "app" (pages/ folder mode)."""
+    expect, app = _expect(), fresh_app
+    app.open(path)
+    expect(app.page.get_by_role("heading", name=title, level=1)).to_be_visible()
+    expect(app.page).to_have_url(f"{app.server.url}/{path}")
+    nav = app.page.get_by_test_id("stSidebarNav")
+    expect(nav.get_by_role("link", name="Home", exact=True)).to_be_visible()
+    expect(nav.get_by_role("link", name="app", exact=True)).to_have_count(0)
+    app.assert_healthy()
+
+
 # --- Pseudo-labels: a box selection relabels clips --------------------------------------
 
 def _unlabelled_machine() -> tuple[str, dict[str, str]]:
