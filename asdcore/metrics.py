@@ -181,8 +181,13 @@ def gamma_threshold(train_scores, percentile: float = 0.9) -> float:
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
         try:
-            shape, loc, scale = scipy.stats.gamma.fit(scores)
-            threshold = float(scipy.stats.gamma.ppf(percentile, shape, loc=loc, scale=scale))
+            # Fitted on scores of unit mean magnitude, then scaled back: the fit is scale-
+            # equivariant in theory, but scipy's optimiser stalls on tiny scores (cosine
+            # distances ~1e-4 gave a threshold 600x above every training score).
+            unit = float(np.mean(np.abs(scores)))
+            shape, loc, scale = scipy.stats.gamma.fit(scores / unit)
+            threshold = unit * float(scipy.stats.gamma.ppf(percentile, shape, loc=loc,
+                                                           scale=scale))
         except (ValueError, RuntimeError, FloatingPointError):
             threshold = math.nan
     return threshold if math.isfinite(threshold) else float(np.quantile(scores, percentile))
