@@ -245,11 +245,20 @@ def checked_score_figure(train_scores: np.ndarray, test_normal_scores: np.ndarra
         if len(scores):
             fig.add_trace(go.Histogram(x=scores, name=name, marker_color=colour, opacity=0.65,
                                        nbinsx=30))
-    fig.add_vline(x=threshold, line_dash="dash", line_color="black",
-                  annotation_text="threshold", annotation_position="top left")
-    fig.add_vline(x=score, line_color="#d62728", line_width=3,
-                  annotation_text="this clip", annotation_position="top right",
-                  annotation_font_color="#d62728")
+    normal = np.concatenate([train_scores, test_normal_scores])
+    low, high = (normal.min(), normal.max()) if len(normal) else (score, score)
+    reach = 3 * ((high - low) or abs(high) or 1.0)
+    off_chart = []
+    for value, name, line in ((threshold, "threshold", dict(line_dash="dash", line_color="black")),
+                              (score, "this clip", dict(line_color="#d62728", line_width=3))):
+        if low - reach <= value <= high + reach:
+            fig.add_vline(x=value, annotation_text=name, annotation_position="top right", **line)
+        else:  # drawn, it would squash the histogram's bars to one edge
+            off_chart.append(f"{name} = {value:.4g}")
+    if off_chart:
+        fig.add_annotation(text=", ".join(off_chart) + " (far outside the normal scores)",
+                           xref="paper", yref="paper", x=1.0, y=1.08, showarrow=False,
+                           font=dict(size=11, color="#d62728"))
     fig.update_layout(barmode="overlay", height=300, title=title or None, xaxis_title="score",
                       yaxis_title="clips", margin=dict(t=50 if title else 30, b=10),
                       legend=dict(orientation="h", y=-0.25))

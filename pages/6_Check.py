@@ -88,7 +88,9 @@ def verdict(result: dict, uploads: dict[str, bytes], loaded: check.CheckRun) -> 
     cols[0].metric("Verdict", label)
     cols[1].metric("Score", f"{result['score']:.4g}")
     cols[2].metric("Threshold", f"{result['threshold']:.4g}")
-    cols[3].metric("Percentile among normal training clips", f"{result['percentile']:.0f}")
+    cols[3].metric("Percentile", f"{result['percentile']:.0f}",
+                   help="Percent of the section's normal training clips that score at most "
+                        "this much.")
     if result["percentile_test_normal"] is not None:
         st.caption(f"Percentile among the run's normal test clips: "
                    f"{result['percentile_test_normal']:.0f}. Scored: the first "

@@ -204,3 +204,14 @@ def test_cli_check_errors_are_one_sentence(runs_by_model, tiny_data, capsys):
     assert cli.main(["check", run, path, "--machine", "fan"]) == 0
     line = capsys.readouterr().out.strip()
     assert line.endswith(path) and "threshold" in line
+
+
+def test_score_figure_keeps_the_histogram_readable():
+    from asdcore import viz
+
+    normal = np.array([1e-4, 2e-4, 3e-4])
+    near = viz.checked_score_figure(normal, np.array([1.5e-4]), 3.1e-4, 2.5e-4)
+    assert [shape.x0 for shape in near.layout.shapes] == [3.1e-4, 2.5e-4]
+    far = viz.checked_score_figure(normal, np.array([]), 0.2, 2.5e-4)  # threshold far away
+    assert [shape.x0 for shape in far.layout.shapes] == [2.5e-4]
+    assert any("threshold = 0.2" in a.text for a in far.layout.annotations)
