@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import hashlib
 import json
 import os
 import re
@@ -824,10 +825,11 @@ def _only_generated_content(out: Path) -> bool:
 
 @contextlib.contextmanager
 def _exclusive_lock(out: Path, progress: ProgressFn | None):
-    """Hold the lock of generations into ``out``: ``.<name>-generation.lock`` beside it (not
-    named like the generator's ``.<name>.*`` staging folders, which a generation clears)."""
+    """Hold the lock of generations into ``out``. Its file lives in the temporary folder, named
+    by a digest of the resolved path, so nothing is left beside the dataset."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(out.parent / f".{out.name}-generation.lock")
+    digest = hashlib.sha256(str(out.resolve()).encode("utf-8")).hexdigest()[:32]
+    lock = FileLock(Path(tempfile.gettempdir()) / f"asd-generation-{digest}.lock")
     try:
         lock.acquire(blocking=False)
     except Timeout:
