@@ -110,6 +110,8 @@ def test_training_progress_reaches_the_run_as_fields(tmp_path):
     assert (event["step"], event["total"]) == (625, 2000)
     assert (event["epoch"], event["epochs"], event["loss"]) == (1, 4, 0.5)
     assert results.loss_curve(run.progress())["loss"].tolist() == [0.5]
+    with pytest.raises(TypeError):  # a misspelt field fails where it is reported
+        report(run.record_progress, 1, 2, "x", los=0.5)
 
 
 def test_run_comparison_lines_up_sections_and_differences():
