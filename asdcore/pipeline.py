@@ -20,7 +20,7 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
-from asdcore import atomic, dataset, features, metrics, results, runs, scoring, synth
+from asdcore import atomic, dataset, features, metrics, results, runs, scoring, synth, workers
 from asdcore.configs import Config
 from asdcore.errors import ASDError
 from asdcore.models import get_model_class
@@ -194,12 +194,9 @@ def score_run(run: Run, backend: str | None = None, data: str | None = None,
                                      config.device, step, cancel))
     table = pd.concat(tables, ignore_index=True)[SCORE_COLUMNS]
     atomic.write_text(run.scores_dir / f"{backend}.csv", _to_csv(table))
-    metrics.write_submission(run.submission_dir, table)
     skipped = [p.as_row() for p in ds.problems_of(machines)]
     result = {"backend": backend, "data": str(ds.root), **_evaluate(table), "skipped": skipped}
-    previous = run.metrics() or {}
-    by_backend = {**previous.get("by_backend", {}), backend: result}
-    run.write_metrics({**result, "by_backend": by_backend})
+    run.add_scoring(result, lambda: metrics.write_submission(run.submission_dir, table))
     report(progress, 1, 1, "scoring done")
     return result
 
@@ -306,8 +303,8 @@ def launch_work(run: Run) -> int:
     """Start `work_run` on ``run`` as a detached worker (``python -m asdcore work``): it goes on
     when the caller (a Streamlit session) ends. Returns its pid."""
     python_path = os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))
-    return runs.launch(run, [sys.executable, "-m", "asdcore", "work", str(run.path)],
-                       env={"PYTHONPATH": python_path})
+    return workers.launch(run, [sys.executable, "-m", "asdcore", "work", str(run.path)],
+                          env={"PYTHONPATH": python_path})
 
 
 def _save_embeddings(run: Run, machine: str, data_root: str, parts: list[pd.DataFrame],

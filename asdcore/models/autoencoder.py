@@ -263,7 +263,8 @@ def _train_on_frames(frames: torch.Tensor, config: AEConfig, progress: ProgressF
         message = f"epoch {epoch}/{config.epochs}: train loss {train_loss:.4f}"
         if val_loss is not None:
             message += f", val loss {val_loss:.4f}"
-        report(progress, epoch, config.epochs, message)
+        report(progress, epoch, config.epochs, message, epoch=epoch, epochs=config.epochs,
+               loss=train_loss)
 
     model.eval()
     return model, history
