@@ -249,10 +249,14 @@ def checked_score_figure(train_scores: np.ndarray, test_normal_scores: np.ndarra
     low, high = (normal.min(), normal.max()) if len(normal) else (score, score)
     reach = 3 * ((high - low) or abs(high) or 1.0)
     off_chart = []
-    for value, name, line in ((threshold, "threshold", dict(line_dash="dash", line_color="black")),
-                              (score, "this clip", dict(line_color="#d62728", line_width=3))):
+    # The clip's label on the side away from the threshold, so the two never overlap.
+    clip_side = "top right" if score > threshold else "top left"
+    for value, name, line, side in (
+            (threshold, "threshold", dict(line_dash="dash", line_color="black"),
+             "top left" if clip_side == "top right" else "top right"),
+            (score, "this clip", dict(line_color="#d62728", line_width=3), clip_side)):
         if low - reach <= value <= high + reach:
-            fig.add_vline(x=value, annotation_text=name, annotation_position="top right", **line)
+            fig.add_vline(x=value, annotation_text=name, annotation_position=side, **line)
         else:  # drawn, it would squash the histogram's bars to one edge
             off_chart.append(f"{name} = {value:.4g}")
     if off_chart:
