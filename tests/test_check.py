@@ -215,3 +215,16 @@ def test_score_figure_keeps_the_histogram_readable():
     far = viz.checked_score_figure(normal, np.array([]), 0.2, 2.5e-4)  # threshold far away
     assert [shape.x0 for shape in far.layout.shapes] == [2.5e-4]
     assert any("threshold = 0.2" in a.text for a in far.layout.annotations)
+
+
+@pytest.mark.slow
+def test_the_seed_model_is_checked_like_it_is_scored(tiny_data):
+    run = _trained(tiny_data, "seed", "seresnet18", ("fan",), epochs=1, width=4,
+                   spectrum_branch=False, featex=False)
+    loaded = check.CheckRun(run)
+    scored = pipeline.read_scores(run, loaded.backend).set_index("file")
+    test = _test_clips(tiny_data).iloc[:3]
+    for result, file in zip(loaded.check(test["path"].tolist()), test["file"], strict=True):
+        assert result["score"] == pytest.approx(scored.loc[file, "score"], rel=1e-4, abs=1e-6)
+        assert result["threshold"] == pytest.approx(scored.loc[file, "threshold"], rel=1e-6)
+        assert len(result["explanation"]["band_deviation"]) == 128
