@@ -32,6 +32,7 @@ import torch
 from sklearn.metrics.pairwise import cosine_distances
 
 from asdcore import atomic, audio, dataset, features, pipeline, runs, scoring
+from asdcore.device import torch_threads
 from asdcore.errors import ASDError
 from asdcore.models import get_model_class
 from asdcore.models.autoencoder import frame_vectors
@@ -76,6 +77,7 @@ class CheckRun:
         self._models: dict[str, object] = {}
         self._references: dict[tuple[str, str], Reference] = {}
         self._clips: pd.DataFrame | None = None
+        self._profiles: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
         self._joint = None
         if self.model_class.trains_jointly:
             joint_dir = self.run.weights_dir / pipeline.JOINT_WEIGHTS
@@ -202,7 +204,14 @@ class CheckRun:
             raise ASDError(f"Cannot read {path}: {reason}.")
         machine = self.resolve_machine(machine, path)
         section = self.resolve_section(machine, section, path)
-        ref = self.reference(machine, section)
+        ref = self.reference(machine, section)  # once per section, with all torch threads
+        # One clip is too little work to share among torch threads: on a busy CPU their
+        # barrier waits made a check 5-30 times slower (bench/bench_check.py).
+        with torch_threads(1):
+            return self._verdict(path, ref)
+
+    def _verdict(self, path: str | os.PathLike, ref: Reference) -> dict:
+        machine, section = ref.machine, ref.section
         model = self.model(machine)
         config = ref.feature_config
         recorded = audio.load(path, config.sr, seconds=config.seconds)
@@ -218,8 +227,9 @@ class CheckRun:
             distances = cosine_distances(embedding, ref.train_vectors)[0]
         nearest_rows = np.argsort(distances, kind="stable")[:N_NEAREST]
         nearest = ref.train.iloc[nearest_rows]
-        explanation = _explain(model, logmel, nearest["path"].tolist(), config,
-                               self.config.device, len(recorded))
+        profiles = [self._normal_profile(machine, model, config, near)
+                    for near in nearest["path"]]
+        explanation = _explain(model, logmel, profiles, config, len(recorded))
         return {
             "file": str(path), "machine": machine, "section": section, "score": score,
             "threshold": ref.threshold, "decision": int(score > ref.threshold),
@@ -231,6 +241,15 @@ class CheckRun:
             "distance": ref.distance, "scored_seconds": len(recorded) / config.sr,
             "explanation": explanation, "error": None,
         }
+
+    def _normal_profile(self, machine: str, model, config: features.LogMelConfig,
+                        path: str) -> tuple[np.ndarray, np.ndarray]:
+        """`_profile` of a normal training clip, computed once per run."""
+        key = (machine, path)
+        if key not in self._profiles:
+            logmel = features.extract([path], config, device=self.config.device)[0]
+            self._profiles[key] = _profile(model, logmel)
+        return self._profiles[key]
 
     def check(self, paths: Iterable[str | os.PathLike], machine: str | None = None,
               section: str | None = None, progress: ProgressFn | None = None) -> list[dict]:
@@ -352,21 +371,21 @@ def _train_embeddings(run: runs.Run, model, train: pd.DataFrame, data_root: str,
     return model.embed(features.extract(train["path"].tolist(), config, device=device))
 
 
-def _explain(model, logmel: np.ndarray, nearest_paths: list[str],
-             config: features.LogMelConfig, device: str, n_recorded: int) -> dict:
-    """Where the clip differs from its nearest normals: a value per frame and per mel band.
-    The frames show the ``n_recorded`` samples the file holds, not their repetition that fills
-    a short clip up to the model's length."""
-    nearest = features.extract(nearest_paths, config, device=device)
-    if hasattr(model, "network_"):  # the autoencoder: its own reconstruction error
-        errors = _reconstruction_errors(model, np.concatenate([logmel[None], nearest]))
+def _explain(model, logmel: np.ndarray, profiles: list[tuple[np.ndarray, np.ndarray]],
+             config: features.LogMelConfig, n_recorded: int) -> dict:
+    """Where the clip differs from its nearest normals (their `_profile`s): a value per frame
+    and per mel band. The frames show the ``n_recorded`` samples the file holds, not their
+    repetition that fills a short clip up to the model's length."""
+    normal_bands = np.mean([band for band, _ in profiles], axis=0)
+    if _is_autoencoder(model):  # its own reconstruction error
+        errors = _reconstruction_errors(model, logmel[None])[0]
         # Minus the nearest normals' error: the clip edges, which every clip reconstructs
         # worse (zero-padded frames), and the bands that are always hard do not stand out.
-        frame_values = errors[0].mean(axis=0) - errors[1:].mean(axis=(0, 1))
-        band_values = errors[0].mean(axis=1) - errors[1:].mean(axis=(0, 2))
+        frame_values = errors.mean(axis=0) - np.mean([frames for _, frames in profiles], axis=0)
+        band_values = errors.mean(axis=1) - normal_bands
         unit = "reconstruction error above the nearest normals'"
     else:
-        difference = logmel - nearest.mean(axis=(0, 2))[:, None]
+        difference = logmel - normal_bands[:, None]
         frame_values = np.sqrt((difference ** 2).mean(axis=0))
         band_values = difference.mean(axis=1)
         unit = "dB from the nearest normals"
@@ -378,6 +397,18 @@ def _explain(model, logmel: np.ndarray, nearest_paths: list[str],
     return {"unit": unit, "frame_seconds": _rounded(frame_seconds),
             "frame_deviation": _rounded(frame_values), "band_hz": _rounded(band_hz),
             "band_deviation": _rounded(band_values)}
+
+
+def _profile(model, logmel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A normal clip's values per mel band and per frame that a checked clip's are compared
+    with: the autoencoder's reconstruction error, else the log-mel level."""
+    values = _reconstruction_errors(model, logmel[None])[0] if _is_autoencoder(model) \
+        else logmel
+    return values.mean(axis=1), values.mean(axis=0)
+
+
+def _is_autoencoder(model) -> bool:
+    return model.kind == "detector" and hasattr(model, "network_")
 
 
 @torch.no_grad()
