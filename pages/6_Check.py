@@ -60,7 +60,8 @@ def choose(loaded: check.CheckRun, first_name: str | None) -> tuple[str, str]:
     left, right = st.columns(2)
     machine = left.selectbox("Machine type", loaded.machines, key="check_machine")
     sections = loaded.sections(machine)
-    section = right.selectbox("Section", sections, key=f"check_section_{machine}",
+    # Keyed by the named section too, so a newly uploaded DCASE name preselects again.
+    section = right.selectbox("Section", sections, key=f"check_section_{machine}_{named}",
                               index=sections.index(named) if named in sections else 0)
     return machine, section
 

@@ -9,7 +9,7 @@ import pytest
 from app_driving import click, quick_run
 from streamlit.testing.v1 import AppTest
 
-from asdcore import check, dataset, workspace
+from asdcore import check, dataset, runs, workspace
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "6_Check.py")
 
@@ -67,3 +67,18 @@ def test_uploads_get_verdicts_and_nothing_is_written_unless_asked(own_data):
     scan = dataset.scan(own_data)
     assert scan.problems == []
     assert added[0] in set(scan.clips["file"].str.rsplit("/", n=1).str[-1])
+
+
+def test_a_microphone_recording_gets_its_verdict(isolated, tiny_data):
+    quick_run("quick", tiny_data, ["fan"])
+    clips = dataset.scan(tiny_data).clips
+    normal = Path(clips.query("machine == 'fan' and split == 'test' and label == 'normal'")
+                  ["path"].iloc[0])
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at.audio_input(key="check_recording").set_value(("recording.wav", normal.read_bytes(),
+                                                     "audio/wav")).run()
+    assert not at.exception, at.exception
+    assert at.subheader[0].value == "recording.wav"
+    expected = check.check(runs.open_run("quick"), [normal], machine="fan")[0]
+    score = next(m for m in at.metric if m.label == "Score").value
+    assert score == f"{expected['score']:.4g}"
