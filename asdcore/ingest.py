@@ -83,6 +83,9 @@ def import_recordings(src: str | os.PathLike, out: str | os.PathLike, layout: st
     if out.resolve().is_relative_to(src.resolve()):
         raise ASDError(f"{out} lies inside {src}; write the dataset elsewhere.")
     layout = detect_layout(src) if layout == "auto" else layout
+    if normal and layout != "folders":
+        raise ASDError(f"The {layout} layout says which recordings are normal by its folders; "
+                       "name normal conditions only for the folders layout.")
     recordings, excluded = find_recordings(src, layout, normal or [], exclude or [], machine)
     recordings, skipped = _readable(recordings)
     if not recordings:

@@ -54,6 +54,8 @@ def test_mimii_layout_below_snr_folders(tmp_path):
     assert len(fan[(fan["section"] == "00") & (fan["split"] == "test")
                    & (fan["label"] == "normal")]) == 1  # round(0.25 * 5)
     assert sorted(clips.loc[clips["machine"] == "pump", "section"].unique()) == ["04"]
+    with pytest.raises(ASDError, match="mimii layout"):
+        ingest.import_recordings(src, tmp_path / "again", normal=["normal"])
 
 
 def test_toyadmos_layout_keeps_the_channels_of_a_recording_together(tmp_path):
