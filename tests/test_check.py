@@ -49,6 +49,7 @@ def _test_clips(tiny_data, machine="fan"):
 
 
 @pytest.mark.parametrize("model", ["logmel-stats", "ae"])
+@pytest.mark.slow
 def test_check_agrees_with_the_runs_own_scores_and_thresholds(runs_by_model, tiny_data, model):
     run = runs_by_model[model]
     loaded = check.CheckRun(run)

@@ -83,6 +83,7 @@ def run_app() -> AppTest:
 # --- a killed generation ------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_killed_generation_leaves_a_staging_folder_that_the_next_one_removes(tmp_path):
     out = tmp_path / "data" / "demo"
     killed_generation(str(out), tmp_path)
@@ -101,6 +102,7 @@ def test_a_killed_generation_leaves_a_staging_folder_that_the_next_one_removes(t
     assert (out.parent / ".other.partial-abcd1234").is_dir()
 
 
+@pytest.mark.slow
 def test_a_live_generators_staging_folder_is_left_alone(tmp_path):
     """A second generation waits for the lock instead of removing the first one's work."""
     out = tmp_path / "demo"
@@ -113,6 +115,7 @@ def test_a_live_generators_staging_folder_is_left_alone(tmp_path):
     assert leftovers(tmp_path, "demo") == []
 
 
+@pytest.mark.slow
 def test_the_app_cleans_up_after_a_demo_generation_killed_on_first_start(fresh_app):
     demo = workspace.demo_dataset_path()
     killed_generation("app", fresh_app)
@@ -139,6 +142,7 @@ def damage_manifest(demo: Path, how: str) -> None:
 
 
 @pytest.mark.parametrize("how", ["missing", "truncated"])
+@pytest.mark.slow
 def test_the_app_rebuilds_a_demo_whose_manifest_is_missing_or_damaged(fresh_app, how):
     demo = workspace.ensure_demo()
     clip = next((demo / "dev_data" / "raw" / "fan" / "train").glob("*.wav"))
@@ -156,6 +160,7 @@ def test_the_app_rebuilds_a_demo_whose_manifest_is_missing_or_damaged(fresh_app,
     assert leftovers(demo.parent, demo.name) == []
 
 
+@pytest.mark.slow
 def test_a_demo_whose_manifest_is_incomplete_or_of_another_preset_is_rebuilt(fresh_app):
     demo = workspace.ensure_demo()
     for how in ("incomplete", "other preset"):
@@ -165,6 +170,7 @@ def test_a_demo_whose_manifest_is_incomplete_or_of_another_preset_is_rebuilt(fre
         assert workspace.demo_ready() and synth.read_manifest(demo)["preset"] == "tiny"
 
 
+@pytest.mark.slow
 def test_a_demo_with_missing_or_truncated_clips_is_rebuilt(fresh_app):
     demo = workspace.ensure_demo()
     raw = demo / "dev_data" / "raw"
@@ -212,6 +218,7 @@ def test_the_app_refuses_to_rebuild_a_folder_with_foreign_files(fresh_app):
 
 
 @pytest.mark.parametrize("stray", ["dev_data/raw/lathe/train/x.wav", "dev_data/eval_data.txt"])
+@pytest.mark.slow
 def test_stray_files_deeper_in_the_tree_also_stop_a_rebuild(fresh_app, stray):
     demo = workspace.ensure_demo()
     (demo / synth.MANIFEST_NAME).write_text("{")

@@ -105,6 +105,7 @@ def snapshot(folder: Path, skip=()) -> dict[str, bytes]:
 
 # --- 1. a training process killed with SIGKILL ------------------------------------------------
 
+@pytest.mark.slow
 def test_a_sigkilled_training_worker_is_shown_failed_with_readable_files_and_resumes(
         isolated, tiny_data, capsys):
     """The Training page's detached worker (seed model, checkpointed every epoch) is killed
@@ -150,6 +151,7 @@ def test_a_sigkilled_training_worker_is_shown_failed_with_readable_files_and_res
     assert row["official_score"] is not None
 
 
+@pytest.mark.slow
 def test_a_sigkilled_cli_training_is_failed_and_can_be_retrained(tiny_data):
     """``python -m asdcore train`` killed in the middle of an autoencoder's epochs."""
     args = ["train", tiny_data, "--run", "killed-ae", "--model", "ae", "--epochs", "200",
@@ -271,6 +273,7 @@ def _replayed(store: LabelStore) -> dict[str, str]:
     return labels
 
 
+@pytest.mark.slow
 def test_label_writes_killed_at_random_moments_leave_a_whole_state_and_no_stuck_lock(tmp_path):
     folder = tmp_path / "data" / "m"
     folder.mkdir(parents=True)
@@ -353,6 +356,7 @@ def test_damaged_saved_embeddings_are_reported_then_rebuilt_by_scoring(tiny_data
         assert len(vectors) == len(table) == (clips["machine"] == "fan").sum()
 
 
+@pytest.mark.slow
 def test_a_damaged_checkpoint_is_a_clear_error_and_the_run_reads_failed(tiny_data):
     config = pipeline.TrainConfig(data=str(tiny_data), model="seresnet18", device="cpu",
                                   machines=["fan"], model_config={"epochs": 1})
@@ -367,6 +371,7 @@ def test_a_damaged_checkpoint_is_a_clear_error_and_the_run_reads_failed(tiny_dat
 
 # --- 5. a dataset with broken files ------------------------------------------------------------
 
+@pytest.mark.slow
 def test_a_dataset_with_broken_files_lists_them_and_the_rest_trains_scores_and_evaluates(
         tiny_data, tmp_path):
     data = copy_machines(tiny_data, tmp_path / "broken", ("fan", "valve"))
@@ -457,6 +462,7 @@ print(json.dumps({"train_rc": train_rc, "score_rc": score_rc, "pipeline_extra_mb
 """
 
 
+@pytest.mark.slow
 def test_an_hour_long_clip_is_read_only_as_far_as_needed_in_bounded_memory(
         isolated, tiny_data, tmp_path):
     from asdcore import workspace
@@ -506,6 +512,7 @@ def test_an_hour_long_clip_is_read_only_as_far_as_needed_in_bounded_memory(
 FILE_LIMIT = 32 * 1024  # status and progress fit; weights and embeddings do not
 
 
+@pytest.mark.slow
 def test_a_full_disk_while_writing_a_run_is_one_clear_error_and_damages_nothing(tiny_data):
     store = LabelStore.open(tiny_data, "ToyTrain")
     store.apply({"ToyTrain/train/a.wav": "c0", "ToyTrain/train/b.wav": "c1"}, "cluster")

@@ -55,6 +55,7 @@ def clips(tmp_path):
     # More mels than a 256-point FFT resolves: librosa leaves some filters empty.
     LogMelConfig(highpass_hz=None, n_fft=256, hop_length=128, n_mels=96, fmin=0.0),
 ])
+@pytest.mark.slow
 def test_matches_librosa_without_highpass(config):
     y = noise(10.0, 0) + tone(1000, 10.0)
     ours = logmel(y, SR, config)

@@ -186,6 +186,7 @@ def _cli(*args, cwd=ROOT, env=None):
 
 
 @pytest.mark.skipif(not REAL_FAN.is_dir(), reason="../shared/real-fan is not present")
+@pytest.mark.slow
 def test_real_fan_from_recordings_to_verdicts_in_three_commands(tmp_path):
     """Import (ON normal; OFF and FAN_GUARDS kept out), train, check: a held-out ON recording
     scores below every BLADE FAULT one, and unusable inputs get their reasons."""

@@ -40,6 +40,7 @@ LONG_NAME = "section_00_source_train_normal_0999_noAttribute.wav"
 # --- an unreadable clip is skipped, named, and the others are labelled ----------------------
 
 
+@pytest.mark.slow
 def test_a_clip_removed_after_the_scan_is_skipped_by_every_labelling(tiny_data, tmp_path):
     data = copy_machine(tiny_data, tmp_path / "data")
     ds = dataset.scan(data)
@@ -78,6 +79,7 @@ def test_label_commands_skip_an_undecodable_clip_and_say_so(tiny_data, tmp_path,
         assert f"{MACHINE}/train/{broken.name}" not in labels
 
 
+@pytest.mark.slow
 def test_clips_too_short_to_analyse_are_skipped_not_fatal(tiny_data, tmp_path):
     data = copy_machine(tiny_data, tmp_path / "data")
     like = min(train_folder(data).glob("*.wav"))
@@ -129,6 +131,7 @@ print(json.dumps(measured))
 """
 
 
+@pytest.mark.slow
 def test_an_hour_long_clip_is_labelled_on_its_beginning_in_bounded_memory(tiny_data, tmp_path):
     """The hour-long clip costs what a one-minute clip costs: only its first minute is read."""
     datasets = {}

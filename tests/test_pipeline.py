@@ -34,6 +34,7 @@ def stats_run(tiny_data):
 
 
 @pytest.mark.parametrize("backend", ["knn", "knn-dg", "knn-ldn", "mahalanobis"])
+@pytest.mark.slow
 def test_embedding_run_scores_every_test_clip_and_metrics_match_the_files(
         stats_run, tiny_data, backend):
     result = pipeline.score_run(stats_run, backend=backend)
@@ -97,6 +98,7 @@ def test_scoring_unlabelled_data_writes_files_without_a_score(stats_run, tiny_da
     assert len(rows) == 16
 
 
+@pytest.mark.slow
 def test_cli_train_score_evaluate_runs(tiny_data):
     made = cli("train", tiny_data, "--run", "cli-run", "--model", "logmel-stats")
     assert made.returncode == 0, made.stderr
@@ -118,6 +120,7 @@ def test_cli_train_score_evaluate_runs(tiny_data):
     assert row["official_score"] == pytest.approx(official, abs=1e-4)
 
 
+@pytest.mark.slow
 def test_cli_errors_are_one_sentence(tiny_data, tmp_path):
     for args in (("train", tmp_path / "missing", "--run", "x"),
                  ("train", tiny_data, "--run", "bad/../../name", "--model", "nope"),

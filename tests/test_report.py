@@ -23,6 +23,7 @@ def scored_run(tiny_data):
     return quick_run("report-run", tiny_data, overwrite=True)
 
 
+@pytest.mark.slow
 def test_report_is_one_offline_file_with_figures_metrics_and_config(scored_run, tmp_path):
     out = tmp_path / "report.html"
     done = subprocess.run([sys.executable, "-m", "asdcore", "report", str(scored_run.path),

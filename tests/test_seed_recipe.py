@@ -66,6 +66,7 @@ def test_every_sample_reaches_the_main_head():
 
 
 @pytest.mark.parametrize("samples", ["all", "unexchanged"])
+@pytest.mark.slow
 def test_main_head_loss_falls_when_it_alone_is_trained(samples):
     """Only the main head's loss is optimised while every sample is exchanged: with the
     recipe's "all" it falls; the old "unexchanged" head had nothing to learn from."""

@@ -212,6 +212,7 @@ def test_same_seed_same_bytes_whatever_the_worker_count(tiny_data, tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name != "again"]  # no staging left behind
 
 
+@pytest.mark.slow
 def test_different_seed_replaces_an_older_demo_and_differs(tiny_data, tmp_path):
     out = tmp_path / "dcase"
     shutil.copytree(tiny_data, out)
@@ -257,6 +258,7 @@ def test_cancel_leaves_nothing(tmp_path, workers):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_concurrent_generations_of_one_dataset_render_it_once(tmp_path, monkeypatch):
     """Two app sessions opening at once: one renders, the other waits and finds it done."""
     import threading

@@ -64,12 +64,14 @@ def test_loss_decreases(tiny_clips):
     assert losses[-1] < 0.8 * losses[0]
 
 
+@pytest.mark.slow
 def test_same_seed_same_weights_other_seed_other_weights(tiny_clips):
     first = _weights(_fit(tiny_clips, epochs=1, seed=3))
     assert _same(first, _weights(_fit(tiny_clips, epochs=1, seed=3)))
     assert not _same(first, _weights(_fit(tiny_clips, epochs=1, seed=4)))
 
 
+@pytest.mark.slow
 def test_cancel_then_resume_gives_the_uninterrupted_weights(tiny_clips, tmp_path):
     uninterrupted = _weights(_fit(tiny_clips, epochs=2, seed=1))
     checkpoint = tmp_path / "checkpoint.pt"
@@ -103,6 +105,7 @@ def cli(*args, env=None):
                           env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})})
 
 
+@pytest.mark.slow
 def test_cli_train_score_with_labels_resume(tiny_data, tmp_path):
     label_csv = tmp_path / "slider.csv"
     clips = dataset.scan(tiny_data).clips
@@ -137,6 +140,7 @@ def test_cli_train_score_with_labels_resume(tiny_data, tmp_path):
     assert bad.returncode != 0 and "Traceback" not in bad.stderr
 
 
+@pytest.mark.slow
 def test_pipeline_backends(tiny_data):
     config = pipeline.TrainConfig(data=str(tiny_data), model="seresnet18", device="cpu",
                                   model_config={**TINY, "epochs": 1})
@@ -224,6 +228,7 @@ def test_cudnn_autotune_and_threads_leave_the_global_settings_as_they_were(befor
         torch.backends.cudnn.benchmark = saved[0]
 
 
+@pytest.mark.slow
 def test_a_run_resumes_at_the_width_it_started_with(tiny_clips, tmp_path, monkeypatch):
     """The default width depends on the device (and once changed between versions): a run
     checkpointed at one width resumes at it, where it would otherwise fail to load."""
