@@ -348,6 +348,52 @@ def _cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_reproduce(args: argparse.Namespace) -> int:
+    from asdcore import reproduce
+
+    recipe = reproduce.Recipe(
+        device=args.device, epochs_ae=args.epochs_ae, epochs_seed=args.epochs_seed,
+        ae_settings=dict(map(parse_setting, args.set_ae)),
+        seed_settings=dict(map(parse_setting, args.set_seed)))
+    steps = _StepBars()
+    try:
+        summary = reproduce.reproduce(args.data, args.out, recipe, progress=steps,
+                                      on_step=steps.on_step)
+    finally:
+        steps.close()
+    _warn_skipped(summary["skipped"])
+    for system in summary["systems"].values():
+        ours, published = system["ours"]["official_score"], system["published"]["official_score"]
+        shown = "unknown" if ours is None else f"{ours:.4f}"
+        print(f"{system['name']}: official_score {shown} (published {published:.4f})")
+    print(summary["report"])
+    return 0
+
+
+class _StepBars:
+    """Progress of `reproduce`: one terminal bar per step that runs, one line per step that
+    ends or is skipped."""
+
+    def __init__(self):
+        self.bar: terminal_progress | None = None
+
+    def __call__(self, done: int, total: int, message: str = "", **fields) -> None:
+        if self.bar is not None:
+            self.bar(done, total, message)
+
+    def on_step(self, step: str, status: str, detail: str) -> None:
+        self.close()
+        if status == "started":
+            self.bar = terminal_progress(step)
+        else:
+            print(f"{status}: {step}" + (f" ({detail})" if detail else ""), flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m asdcore",
@@ -482,6 +528,24 @@ def build_parser() -> argparse.ArgumentParser:
                    help="cut longer recordings into clips of this length")
     p.add_argument("--copy", action="store_true", help="copy files instead of linking them")
     p.set_defaults(func=_cmd_import)
+
+    p = sub.add_parser("reproduce", help="the published recipe end to end on a development "
+                       "set: pseudo-labels, the AE baseline and the seed system, official "
+                       "metrics, a report beside the published figures (finished steps skipped)")
+    p.add_argument("data", type=Path, help="development set: folder of machine folders, or any "
+                   "folder above it")
+    p.add_argument("--out", type=Path, default=None, help="folder for the labels, runs and "
+                   "report.html (default: workspace/reproduce/<dataset>)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    p.add_argument("--epochs-ae", type=int, default=None,
+                   help="AE epochs (default: the official baseline's 100)")
+    p.add_argument("--epochs-seed", type=int, default=None,
+                   help="seed system epochs (default: the recipe's 10)")
+    p.add_argument("--set-ae", action="append", default=[], metavar="KEY=VALUE",
+                   help="another AE setting (repeatable), for quick checks")
+    p.add_argument("--set-seed", action="append", default=[], metavar="KEY=VALUE",
+                   help="another seed model setting (repeatable), e.g. width=16")
+    p.set_defaults(func=_cmd_reproduce)
     return parser
 
 

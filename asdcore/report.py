@@ -59,11 +59,11 @@ def build_report(run: Run, backend: str | None = None,
     result = results.backend_result(run, backend)
     status, config = run.status(), run.config()
     machines = sorted(scores["machine"].unique())
-    parts = [f"<h1>Run {_text(run.name)}</h1>", _summary(run, status, config, backend, result)]
+    parts = [f"<h1>Run {html_text(run.name)}</h1>", _summary(run, status, config, backend, result)]
     parts += ["<h2>Metrics per machine and section</h2>",
-              _table(results.metrics_table(result), digits=4) if result.get("table")
-              else "<p>No official metrics: " + _text(result.get("note", "not scored with labels"))
-              + "</p>"]
+              html_table(results.metrics_table(result), digits=4) if result.get("table")
+              else "<p>No official metrics: "
+              + html_text(result.get("note", "not scored with labels")) + "</p>"]
     curve = results.loss_curve(run.progress())
     if not curve.empty:
         parts += ["<h2>Training loss</h2>", _figure(viz.loss_curve_figure(curve))]
@@ -74,15 +74,21 @@ def build_report(run: Run, backend: str | None = None,
         histogram = viz.score_histogram_figure(of_machine, results.section_thresholds(of_machine),
                                                title=f"{machine}: scores")
         roc = viz.roc_figure(of_machine, title=f"{machine}: ROC")
-        parts.append(f"<h3>{_text(machine)}</h3><div class='figures'>{_figure(histogram)}"
+        parts.append(f"<h3>{html_text(machine)}</h3><div class='figures'>{_figure(histogram)}"
                      f"{_figure(roc)}</div>")
     top = scores.nlargest(TOP_CLIPS, "score")[["file", "domain", "label", "score", "decision"]]
-    parts += [f"<h2>The {len(top)} highest-scored clips</h2>", _table(top, digits=5),
-              "<h2>Run config</h2>", f"<pre>{_text(json.dumps(config, indent=2))}</pre>"]
+    parts += [f"<h2>The {len(top)} highest-scored clips</h2>", html_table(top, digits=5),
+              "<h2>Run config</h2>", f"<pre>{html_text(json.dumps(config, indent=2))}</pre>"]
     report(progress, len(machines), len(machines), "report built")
+    return html_page(f"ASD run {run.name}", parts)
+
+
+def html_page(title: str, parts: list[str], with_plotly: bool = True, style: str = "") -> str:
+    """A self-contained HTML page of ``parts`` in the reports' style (plus ``style``), with
+    plotly.js embedded once in its head when its figures need it."""
+    script = f"<script>{plotly.offline.get_plotlyjs()}</script>" if with_plotly else ""
     return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-            f"<title>ASD run {_text(run.name)}</title><style>{_STYLE}</style>"
-            f"<script>{plotly.offline.get_plotlyjs()}</script></head>"
+            f"<title>{html_text(title)}</title><style>{_STYLE}{style}</style>{script}</head>"
             f"<body>{''.join(parts)}</body></html>")
 
 
@@ -117,7 +123,8 @@ def _summary(run: Run, status: dict, config: dict, backend: str, result: dict) -
                  if name != "official_score"})
     score_text = f"{score:.4f}" if score is not None else "unknown"
     return (f"<p class='score'>Official score: {score_text}</p><table>"
-            + "".join(f"<tr><th>{_text(k)}</th><td>{_text(v)}</td></tr>" for k, v in rows.items())
+            + "".join(f"<tr><th>{html_text(k)}</th><td>{html_text(v)}</td></tr>"
+                      for k, v in rows.items())
             + "</table>")
 
 
@@ -125,10 +132,12 @@ def _figure(fig: go.Figure) -> str:
     return fig.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False})
 
 
-def _table(table: pd.DataFrame, digits: int) -> str:
+def html_table(table: pd.DataFrame, digits: int) -> str:
+    """``table`` as an HTML table, numbers to ``digits`` decimals, missing values as '-'."""
     return table.to_html(index=False, float_format=lambda v: f"{v:.{digits}f}", border=0,
                          na_rep="-")
 
 
-def _text(value) -> str:
+def html_text(value) -> str:
+    """``value`` as escaped HTML text (None: empty)."""
     return html.escape("" if value is None else str(value))
