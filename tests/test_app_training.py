@@ -4,6 +4,7 @@ run's log, and the `work` command's worker finishing without any page."""
 import time
 from pathlib import Path
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from asdcore import pipeline, runs
@@ -19,6 +20,7 @@ def wait_until_finished(run: runs.Run, timeout_s: float = 120.0) -> dict:
     return run.status()
 
 
+@pytest.mark.slow
 def test_first_visit_says_how_to_start_and_launching_runs_a_detached_worker(isolated):
     at = AppTest.from_file(PAGE, default_timeout=60).run()
     assert not at.exception

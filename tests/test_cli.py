@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -13,6 +15,7 @@ def run_cli(*args, cwd=ROOT):
                           check=False, capture_output=True, text=True, cwd=cwd, timeout=600)
 
 
+@pytest.mark.slow
 def test_demo_then_info_json(tmp_path):
     out = tmp_path / "demo"
     made = run_cli("demo", out, "--preset", "tiny", "--seed", "3")
@@ -65,6 +68,7 @@ def test_train_set_refuses_unknown_or_malformed_settings_before_a_run_exists(tin
     assert "--resume" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_train_on_the_demo_preset_starts_from_the_models_demo_settings(demo_marked_data,
                                                                        tiny_data, capsys):
     from asdcore import cli, runs

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from app_driving import quick_run
 
 from asdcore import pipeline
@@ -49,6 +50,7 @@ print("scored", backend)
 """
 
 
+@pytest.mark.slow
 def test_two_processes_scoring_one_run_keep_both_backends(tiny_data, tmp_path):
     run = quick_run("shared", tiny_data, machines=("fan",))
     default = run.metrics()["backend"]

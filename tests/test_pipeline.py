@@ -65,6 +65,7 @@ def test_a_detector_cannot_use_an_embedding_backend(stats_run):
         pipeline.score_run(ae, backend="mse")
 
 
+@pytest.mark.slow
 def test_autoencoder_run_end_to_end(tiny_data):
     run = _train(tiny_data, "ae-run", "ae", machines=["fan", "valve"], epochs=2)
     assert sorted(p.name for p in run.weights_dir.iterdir()) == ["fan", "valve"]

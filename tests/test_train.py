@@ -51,6 +51,7 @@ def test_classes_machines_and_clip_length(tiny_clips):
     assert embeddings.shape == (5, 32) and np.isfinite(embeddings).all()
 
 
+@pytest.mark.slow
 def test_loss_decreases(tiny_clips):
     messages = []
     embedder = _fit(tiny_clips, epochs=6, mixup=False, statex=False, featex=False,
