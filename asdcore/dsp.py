@@ -176,12 +176,12 @@ def _harmonic_terms(spectrum, freqs, fmin, fmax, n_harmonics, tolerance):
     peaks = np.maximum(spectrum - spectral_baseline(spectrum, freqs, fmin), 0.0)
     f0s = np.arange(fmin, fmax + df / 4, df / 2)  # half-bin steps: no peak falls between two
     harmonic = np.arange(1, n_harmonics + 1, dtype=np.float64)
-    on = _window_max(peaks, freqs, np.outer(f0s, harmonic), tolerance)
-    between = _window_max(peaks, freqs, np.outer(f0s, harmonic - 0.5), tolerance)
+    on = window_max(peaks, freqs, np.outer(f0s, harmonic), tolerance)
+    between = window_max(peaks, freqs, np.outer(f0s, harmonic - 0.5), tolerance)
     return on, between, f0s, peaks
 
 
-def _window_max(values: np.ndarray, freqs: np.ndarray, centres: np.ndarray,
+def window_max(values: np.ndarray, freqs: np.ndarray, centres: np.ndarray,
                 tolerance: float) -> np.ndarray:
     """Maximum of ``values`` within ``centres * (1 +- tolerance)`` (at least +-1 bin), per
     centre."""
@@ -239,15 +239,18 @@ class Characteristic:
     freqs: np.ndarray
     f0: float
     salience: float
+    harmonics: tuple[int, ...] = ()  # harmonic numbers of f0 whose lines are seen
+    line_threshold: float = 0.0  # height over the floor that makes a peak a line
 
 
 def envelope_characteristic(y: np.ndarray, sr: int, band: Band, fmin: float, fmax: float,
                             n_harmonics: int = N_HARMONICS) -> Characteristic:
     """The envelope spectrum of ``band``, up to the ``n_harmonics``-th harmonic of ``fmax``,
-    and its `characteristic_frequency` in [fmin, fmax]."""
+    and the fundamental of its `envelope_family` in [fmin, fmax]."""
     spectrum, freqs = envelope_spectrum(y, sr, band, fmax=n_harmonics * fmax + 1.0)
-    f0, salience = characteristic_frequency(spectrum, freqs, fmin, fmax, n_harmonics)
-    return Characteristic(spectrum, freqs, f0, salience)
+    family = envelope_family(spectrum, freqs, fmin, fmax, n_harmonics)
+    return Characteristic(spectrum, freqs, family.f0, family.salience, family.harmonics,
+                          family.line_threshold)
 
 
 def _refined_f0(peaks: np.ndarray, freqs: np.ndarray, f0: float, heights: np.ndarray,
@@ -261,6 +264,103 @@ def _refined_f0(peaks: np.ndarray, freqs: np.ndarray, f0: float, heights: np.nda
         window = np.flatnonzero(np.abs(freqs - k * f0) <= half_width)
         located[k - 1] = freqs[window[np.argmax(peaks[window])]] / k
     return float(np.average(located, weights=heights))
+
+
+# A line stands this many robust noise deviations above the spectrum's floor.
+LINE_SNR = 5.0
+MAX_HARMONIC = 64  # highest harmonic number a family's line may have
+# A line fits harmonic n of f0 within the relative tolerance, but never further than this
+# share of f0: at high n the relative window would otherwise fit any line at all.
+MAX_HARMONIC_OFFSET = 0.1
+# A family's fundamental explains at least this share of a clip's line heights: the largest
+# candidate that does wins (a lower one explains as much by fitting any line at some harmonic).
+EXPLAINED_SHARE = 0.8
+LINE_RELATIVE = 0.05  # ... and at least this share of the strongest line (-26 dB)
+LINE_WEIGHT_CAP = 4.0  # a line weighs its height above the threshold, at most this many of it
+
+
+@dataclass(frozen=True)
+class Family:
+    """The harmonic family of a spectrum's lines: the fundamental ``f0``, the harmonic numbers
+    of the lines seen (empty: no line, ``f0`` is the harmonic-sum estimate) and the height
+    over the floor a peak needed to count as a line (`spectral_lines`)."""
+
+    f0: float
+    harmonics: tuple[int, ...]
+    salience: float
+    line_threshold: float
+
+
+def spectral_lines(spectrum: np.ndarray, freqs: np.ndarray, fmin: float, fmax: float,
+                   width_hz: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """Lines of a linear spectrum in [fmin, fmax]: local maxima above the running-median floor
+    (over ``width_hz``) by at least the line threshold, the larger of `LINE_SNR` robust noise
+    deviations and `LINE_RELATIVE` of the strongest peak (the skirts and intermodulation
+    products of strong lines are no family members).
+
+    Returns ``(line freqs, heights over the floor, threshold)``.
+    """
+    above = np.asarray(spectrum, dtype=np.float64) - spectral_baseline(spectrum, freqs, width_hz)
+    in_range = (freqs >= fmin) & (freqs <= fmax)
+    if not in_range.any():
+        return np.empty(0), np.empty(0), _TINY
+    # the floor's median absolute deviation, scaled to a standard deviation
+    noise = 1.4826 * float(np.median(np.abs(above[in_range])))
+    threshold = max(LINE_SNR * noise, LINE_RELATIVE * float(above[in_range].max()), _TINY)
+    found, _ = scipy.signal.find_peaks(above, height=threshold)
+    found = found[in_range[found]]
+    return freqs[found], above[found], threshold
+
+
+def family_fundamental(line_freqs: np.ndarray, heights: np.ndarray, fmin: float, fmax: float,
+                       threshold: float, tolerance: float = 0.01
+                       ) -> tuple[float, tuple[int, ...]]:
+    """The fundamental in [fmin, fmax] of a family of lines and the harmonic numbers seen.
+
+    Each line weighs its height above the line ``threshold``, at most `LINE_WEIGHT_CAP`
+    thresholds (a clear line counts fully however strong; one that barely passed, often noise,
+    hardly at all). Candidates are every line over 1..`MAX_HARMONIC`; the largest whose
+    harmonics (within ``tolerance``) hold `EXPLAINED_SHARE` of the weight wins (a
+    subharmonic-sum approximate greatest common divisor), refined as the weighted mean of
+    line / harmonic number. ``(0.0, ())`` when no candidate explains enough.
+    """
+    line_freqs, heights = np.asarray(line_freqs, float), np.asarray(heights, float)
+    weights = np.clip(heights - threshold, 0.0, LINE_WEIGHT_CAP * threshold)
+    if not len(line_freqs) or weights.sum() <= 0:
+        return 0.0, ()
+    candidates = (line_freqs[:, None] / np.arange(1, MAX_HARMONIC + 1)[None, :]).ravel()
+    candidates = np.sort(candidates[(candidates >= fmin) & (candidates <= fmax)])[::-1]
+    total = weights.sum()
+    for f0 in candidates:
+        numbers, fits = _harmonic_fit(line_freqs, f0, tolerance)
+        if weights[fits].sum() >= EXPLAINED_SHARE * total:
+            refined = float(np.average(line_freqs[fits] / numbers[fits],
+                                       weights=weights[fits] + _TINY))
+            return refined, tuple(sorted({int(n) for n in numbers[fits]}))
+    return 0.0, ()
+
+
+def _harmonic_fit(line_freqs: np.ndarray, f0: float, tolerance: float
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest harmonic number of each line and whether the line lies within tolerance of it."""
+    numbers = np.maximum(np.round(line_freqs / f0), 1)
+    offset = np.abs(line_freqs - numbers * f0)
+    fits = (offset <= np.minimum(tolerance * line_freqs, MAX_HARMONIC_OFFSET * f0)) & (
+        numbers <= MAX_HARMONIC)
+    return numbers, fits
+
+
+def envelope_family(spectrum: np.ndarray, freqs: np.ndarray, fmin: float, fmax: float,
+                    n_harmonics: int = N_HARMONICS, tolerance: float = 0.01) -> Family:
+    """The harmonic family of an envelope spectrum's lines (`family_fundamental` of the
+    `spectral_lines` up to the spectrum's end); without lines, the harmonic-sum
+    `characteristic_frequency` and no harmonic numbers."""
+    f0, salience = characteristic_frequency(spectrum, freqs, fmin, fmax, n_harmonics, tolerance)
+    lines, heights, threshold = spectral_lines(spectrum, freqs, fmin, float(freqs[-1]), fmin)
+    family_f0, numbers = family_fundamental(lines, heights, fmin, fmax, threshold, tolerance)
+    if numbers:
+        f0 = family_f0
+    return Family(float(f0), numbers, float(salience), threshold)
 
 
 def harmonic_markers(f0: float, fmax: float, count: int | None = None) -> np.ndarray:
@@ -347,3 +447,66 @@ def best_band(kurtosis: np.ndarray, freqs: np.ndarray, bandwidths: np.ndarray,
     level, column = np.unravel_index(int(np.argmax(masked)), masked.shape)
     centre, half = float(freqs[column]), float(bandwidths[level]) / 2
     return max(centre - half, 0.0), min(centre + half, float(freqs[-1]))
+
+
+# ---------------------------------------------------------------------------------------------
+# Bearing fault frequencies (as MATLAB's bearingFaultFrequencies / bearingFaultBands).
+
+BEARING_LINES = ("BPFO", "BPFI", "BSF", "FTF")
+
+
+def bearing_multipliers(n_elements: int, ball_diameter: float, pitch_diameter: float,
+                        contact_angle_deg: float = 0.0) -> dict[str, float]:
+    """Fault frequencies per unit shaft rate from a bearing's geometry (outer race fixed):
+    ball pass outer and inner race, ball spin (1x: a defect striking both races shows at 2x)
+    and cage (fundamental train). Diameters in any one unit."""
+    n, d, pd_ = int(n_elements), float(ball_diameter), float(pitch_diameter)
+    angle = float(contact_angle_deg)
+    if not (n >= 1 and 0 < d < pd_ and np.isfinite(pd_) and 0 <= angle < 90):
+        raise ASDError(f"The bearing geometry is not usable ({n} elements, ball {d:g}, pitch "
+                       f"{pd_:g}, contact angle {angle:g} deg): give at least one element, a "
+                       "ball diameter above 0 and below the pitch diameter, and an angle 0-90.")
+    ratio = d / pd_ * np.cos(np.radians(angle))
+    return {"BPFO": n / 2 * (1 - ratio), "BPFI": n / 2 * (1 + ratio),
+            "BSF": pd_ / (2 * d) * (1 - ratio ** 2), "FTF": 0.5 * (1 - ratio)}
+
+
+def fault_bands(shaft_hz: float, multipliers: dict[str, float], n_harmonics: int = 3,
+                n_sidebands: int = 1, width: float = 0.02) -> list[dict]:
+    """Bands around each fault frequency's harmonics and their shaft-rate sidebands.
+
+    One row per line: ``line`` (BPFO ...), ``harmonic``, ``sideband`` (0: the line itself,
+    -1/+1 ...: shaft rate below/above; the cage, FTF, has none), ``centre``, ``low``, ``high``
+    (``centre -+ width * centre``, at least a tenth of the shaft rate each side).
+    """
+    if not (np.isfinite(shaft_hz) and shaft_hz > 0):
+        raise ASDError(f"The shaft speed {shaft_hz:g} Hz is not usable: give a rate above 0.")
+    rows = []
+    for line, multiplier in multipliers.items():
+        sidebands = 0 if line == "FTF" else n_sidebands
+        for harmonic in range(1, n_harmonics + 1):
+            for sideband in range(-sidebands, sidebands + 1):
+                centre = harmonic * multiplier * shaft_hz + sideband * shaft_hz
+                if centre <= 0:
+                    continue
+                half = max(width * centre, 0.1 * shaft_hz)
+                rows.append({"line": line, "harmonic": harmonic, "sideband": sideband,
+                             "centre": centre, "low": centre - half, "high": centre + half})
+    return rows
+
+
+def fault_band_metrics(spectrum: np.ndarray, freqs: np.ndarray, bands: list[dict]
+                       ) -> list[dict]:
+    """`band_metrics` of a linear magnitude (envelope) spectrum in each of `fault_bands`' bands
+    within the spectrum, with the band's share of the spectrum's total power (as MATLAB's
+    faultBandMetrics)."""
+    freqs = np.asarray(freqs)
+    total = float(np.sum(np.asarray(spectrum, dtype=np.float64) ** 2)) or _TINY
+    rows = []
+    for band in bands:
+        if band["low"] < freqs[0] or band["high"] > freqs[-1]:
+            continue
+        figures = band_metrics(spectrum, freqs, (band["low"], band["high"]), "magnitude")
+        power = 10.0 ** (figures["band_power"] / 10.0)
+        rows.append({**band, **figures, "power_share": power / total})
+    return rows

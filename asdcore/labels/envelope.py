@@ -5,6 +5,7 @@ grouped by 1-D clustering of the (log) frequencies into attribute labels such as
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,7 +17,7 @@ from asdcore.audio import SAMPLE_RATE
 from asdcore.constants import ANALYSIS_SECONDS, CHARACTERISTIC_RANGE
 from asdcore.dataset import Dataset
 from asdcore.errors import ASDError, Cancelled, DiskFull
-from asdcore.labels.selection import load_each, machine_clips, unusable_reason
+from asdcore.labels.selection import analysis_rate, load_each, machine_clips, unusable_reason
 from asdcore.progress import CancelFn, ProgressFn, check_cancel, report, stage
 
 BAND_SAMPLE_CLIPS = 16  # clips whose kurtograms are averaged to suggest a band
@@ -27,6 +28,10 @@ MIN_PERIODS = 10
 # Within one class, speeds and their estimates scatter by about this fraction; the variance
 # floor of the mixture, so BIC does not split a class on its scatter.
 RELATIVE_SPREAD = 0.01
+FAMILY_TOLERANCE = 0.01  # relative: where a harmonic is looked for
+# Per-clip fundamentals of one speed class lie within this ratio of their neighbours'.
+FAMILY_GAP = 0.03
+SUBHARMONIC_T = 4.0  # pooled evidence that clips belong to a lower group's family
 
 
 @dataclass
@@ -45,14 +50,17 @@ class EnvelopeResult:
     params: dict = field(default_factory=dict)
     # clips left unlabelled because they could not be read or analysed: {"file", "reason"}
     skipped: list[dict] = field(default_factory=list)
+    harmonics: dict[str, list[int]] = field(default_factory=dict)  # numbers seen, per clip
+    families: dict[str, list[int]] = field(default_factory=dict)  # per label: its family
 
 
 def suggest_band(paths: list[str], fmin: float = 0.0, fmax: float | None = None,
-                 progress: ProgressFn | None = None, cancel: CancelFn | None = None) -> dsp.Band:
+                 progress: ProgressFn | None = None, cancel: CancelFn | None = None,
+                 sr: int = SAMPLE_RATE) -> dsp.Band:
     """The band where a machine's clips are most impulsive: the maximum of the mean kurtogram
-    of up to `BAND_SAMPLE_CLIPS` clips spread over ``paths`` (their first `ANALYSIS_SECONDS`),
-    its centre in [fmin, fmax]. Clips that cannot be read, or are too short for the kurtogram's
-    longest window, are left out; raises `ASDError` when none is left."""
+    of up to `BAND_SAMPLE_CLIPS` clips spread over ``paths`` (their first `ANALYSIS_SECONDS`,
+    at ``sr``), its centre in [fmin, fmax]. Clips that cannot be read, or are too short for the
+    kurtogram's longest window, are left out; raises `ASDError` when none is left."""
     if not paths:
         raise ASDError("There are no clips to suggest a band from.")
     chosen = np.unique(np.linspace(0, len(paths) - 1,
@@ -61,8 +69,8 @@ def suggest_band(paths: list[str], fmin: float = 0.0, fmax: float | None = None,
     for i, index in enumerate(chosen):
         check_cancel(cancel)
         try:
-            grams.append(dsp.kurtogram(audio.load(paths[index], seconds=ANALYSIS_SECONDS),
-                                       SAMPLE_RATE))
+            grams.append(dsp.kurtogram(audio.load(paths[index], sr, seconds=ANALYSIS_SECONDS),
+                                       sr))
         except (Cancelled, DiskFull):
             raise
         except ASDError as err:  # unreadable, or too short: the other clips decide
@@ -132,26 +140,32 @@ def envelope_labels(ds: Dataset, machine: str, band: dsp.Band | None = None,
     fmin, fmax = dsp.check_characteristic_range(fmin, fmax)
     clips = machine_clips(ds, machine, splits)
     paths = clips["path"].tolist()
+    sr = analysis_rate(paths)
     if band is None:
-        band = suggest_band(paths, progress=stage(progress, 0, 2, "band"), cancel=cancel)
+        band = suggest_band(paths, progress=stage(progress, 0, 2, "band"), cancel=cancel, sr=sr)
     else:
         band = (float(band[0]), float(band[1]))
     shortest = MIN_PERIODS / fmin  # seconds
+    spectra = []  # each clip's envelope spectrum over its floor, in units of its line threshold
 
     def estimate(y):
-        if len(y) < shortest * SAMPLE_RATE:
-            raise ASDError(f"too short for an envelope spectrum: {len(y) / SAMPLE_RATE:.2f} s "
+        if len(y) < shortest * sr:
+            raise ASDError(f"too short for an envelope spectrum: {len(y) / sr:.2f} s "
                            f"holds fewer than {MIN_PERIODS} periods of the lowest frequency "
                            f"searched ({fmin:g} Hz); it needs at least {shortest:.2f} s")
-        found = dsp.envelope_characteristic(y, SAMPLE_RATE, band, fmin, fmax, n_harmonics)
+        found = dsp.envelope_characteristic(y, sr, band, fmin, fmax, n_harmonics)
+        above = found.spectrum - dsp.spectral_baseline(found.spectrum, found.freqs, fmin)
+        spectra.append(LineSpectrum((above / found.line_threshold).astype(np.float32),
+                                    float(found.freqs[1] - found.freqs[0])))
         return found.f0, found.salience
 
     found, unusable = load_each(paths, estimate,
                                 stage(progress, 1, 2, "characteristic frequencies"),
-                                cancel, "characteristic frequencies")
+                                cancel, "characteristic frequencies", sr=sr)
     skipped = [{"file": clips["file"].iloc[i], "reason": reason} for i, reason in unusable.items()]
     clips = clips.drop(index=clips.index[list(unusable)]).reset_index(drop=True)
-    frequencies, salience = found[:, 0], found[:, 1]
+    frequencies, harmonics = consistent_families(found[:, 0], spectra, fmin)
+    salience = found[:, 1]
     groups, criterion, scores = frequency_groups(frequencies, k, k_max, seed)
     centres = [float(np.median(frequencies[groups == g])) for g in range(groups.max() + 1)]
     names = group_names(centres)
@@ -164,5 +178,115 @@ def envelope_labels(ds: Dataset, machine: str, band: dsp.Band | None = None,
         criterion=criterion,
         scores=scores,
         params={"band": list(band), "fmin": fmin, "fmax": fmax, "n_harmonics": n_harmonics,
-                "k": k, "k_max": k_max, "splits": list(splits), "seed": seed},
-        skipped=skipped)
+                "k": k, "k_max": k_max, "splits": list(splits), "seed": seed, "sr": sr},
+        skipped=skipped,
+        harmonics={f: list(h) for f, h in zip(files, harmonics, strict=True)},
+        families={names[g]: _family_numbers(harmonics, groups == g) for g in range(len(names))})
+
+
+def _family_numbers(harmonics: list[tuple[int, ...]], members: np.ndarray) -> list[int]:
+    """Harmonic numbers seen in at least half the clips of a group: its family."""
+    counts = Counter(n for h, m in zip(harmonics, members, strict=True) if m for n in h)
+    return sorted(n for n, c in counts.items() if c >= members.sum() / 2)
+
+
+@dataclass(frozen=True)
+class LineSpectrum:
+    """One clip's envelope spectrum over its floor in units of its line threshold (1: a line),
+    from 0 Hz in steps of ``df``."""
+
+    heights: np.ndarray
+    df: float
+
+    def at(self, frequencies: np.ndarray, tolerance: float = FAMILY_TOLERANCE) -> np.ndarray:
+        """The highest value within ``tolerance`` (at least a bin) of each frequency."""
+        freqs = np.arange(len(self.heights)) * self.df
+        centres = np.asarray(frequencies, dtype=np.float64)
+        inside = centres < freqs[-1]
+        values = np.zeros(centres.shape)
+        values[inside] = dsp.window_max(self.heights.astype(np.float64), freqs,
+                                         centres[inside], tolerance)
+        return values
+
+
+def consistent_families(frequencies: np.ndarray, spectra: list[LineSpectrum], fmin: float
+                        ) -> tuple[np.ndarray, list[tuple[int, ...]]]:
+    """Each clip's fundamental made consistent across a machine's clips, and the harmonic
+    numbers of the lines each clip shows: ``(fundamentals, harmonic numbers per clip)``.
+
+    Clips whose own lines put them at a whole multiple ``n`` of another group's fundamental
+    (the vane-pass rate of a pump, five times its shaft rate, say) are moved down to it when,
+    pooled over the group, their spectra show the lower group's lines below ``n`` (weighted by
+    how strongly the lower group shows each of them) significantly above the levels half-way
+    between (`_subharmonic_score` above `SUBHARMONIC_T`). A speed twice
+    another shows nothing at the lower fundamental and stays apart.
+    """
+    frequencies = np.array(frequencies, dtype=np.float64)
+    moved = True
+    while moved:
+        moved = False
+        groups = ratio_groups(frequencies)
+        centres = [float(np.median(frequencies[g])) for g in groups]
+        for upper in np.argsort(centres)[::-1]:
+            target = _subharmonic_group(frequencies, spectra, groups, centres, int(upper), fmin)
+            if target is not None:
+                n = int(round(centres[upper] / centres[target]))
+                frequencies[groups[upper]] /= n
+                moved = True
+                break
+    return frequencies, [_seen_harmonics(f, s) for f, s in zip(frequencies, spectra,
+                                                                strict=True)]
+
+
+def ratio_groups(frequencies: np.ndarray) -> list[np.ndarray]:
+    """Indices of frequencies grouped where sorted neighbours differ by less than `FAMILY_GAP`
+    (as a ratio)."""
+    order = np.argsort(frequencies)
+    log_f = np.log(np.asarray(frequencies)[order])
+    cuts = np.flatnonzero(np.diff(log_f) > np.log1p(FAMILY_GAP)) + 1
+    return np.split(order, cuts)
+
+
+def _subharmonic_group(frequencies, spectra, groups, centres, upper, fmin) -> int | None:
+    """The lower group whose family the clips of ``upper`` belong to, or None."""
+    best, best_t = None, SUBHARMONIC_T
+    for lower, centre in enumerate(centres):
+        ratio = centres[upper] / centre
+        n = int(round(ratio))
+        if n < 2 or n > dsp.MAX_HARMONIC or abs(ratio - n) > FAMILY_TOLERANCE * n:
+            continue
+        below = np.arange(1, n)
+        template = np.clip(np.mean([_contrast(spectra[i], frequencies[i] * below)
+                                    for i in groups[lower]], axis=0), 0, None)
+        if template.sum() <= 0:
+            continue
+        evidence = np.array([_contrast(spectra[i], frequencies[i] / n * below) @ template
+                             for i in groups[upper]]) / template.sum()
+        t = _subharmonic_score(evidence)
+        if t > best_t:
+            best, best_t = lower, t
+    return best
+
+
+def _contrast(spectrum: LineSpectrum, frequencies: np.ndarray) -> np.ndarray:
+    """Levels at ``frequencies`` less the levels half a step above them."""
+    step = frequencies[0] if len(frequencies) else 0.0
+    return spectrum.at(frequencies) - spectrum.at(frequencies + step / 2)
+
+
+def _subharmonic_score(values: np.ndarray) -> float:
+    """How surely clips with this evidence show the lower family: the one-sided t statistic
+    of its mean, or `SUBHARMONIC_T` times the mean when that is higher (a mean at a line's
+    threshold is a line however few the clips; a lone clip has no spread)."""
+    mean = float(np.mean(values)) if len(values) else 0.0
+    if len(values) < 2:
+        return mean * SUBHARMONIC_T
+    spread = float(np.std(values, ddof=1)) / np.sqrt(len(values))
+    return max(mean / max(spread, 1e-12), mean * SUBHARMONIC_T)
+
+
+def _seen_harmonics(f0: float, spectrum: LineSpectrum) -> tuple[int, ...]:
+    """Harmonic numbers of ``f0`` at which the clip's spectrum shows a line."""
+    numbers = np.arange(1, dsp.MAX_HARMONIC + 1)
+    levels = spectrum.at(f0 * numbers)
+    return tuple(int(n) for n in numbers[levels >= 1.0])

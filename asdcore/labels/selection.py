@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import re
+from collections import Counter
 from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
+import soundfile as sf
 
 from asdcore import audio
 from asdcore.constants import ANALYSIS_SECONDS
@@ -17,6 +19,7 @@ from asdcore.progress import CancelFn, ProgressFn, check_cancel, report
 
 # Labels become class names in training and cells in CSV files: keep them plain.
 LABEL_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}")
+BAND_RATE_SAMPLE = 32  # files whose headers decide a machine's analysis rate
 
 
 def validate_label(label: str) -> str:
@@ -53,9 +56,10 @@ def machine_clips(ds: Dataset, machine: str, splits: Iterable[str] = ("train",))
 
 def load_each(paths: list[str], compute, progress: ProgressFn | None = None,
               cancel: CancelFn | None = None, message: str = "",
-              seconds: float = ANALYSIS_SECONDS) -> tuple[np.ndarray, dict[int, str]]:
-    """``compute(waveform)`` for the first ``seconds`` of every clip at the project rate:
-    ``(rows stacked, skipped)``.
+              seconds: float = ANALYSIS_SECONDS, sr: int = audio.SAMPLE_RATE
+              ) -> tuple[np.ndarray, dict[int, str]]:
+    """``compute(waveform)`` for the first ``seconds`` of every clip at ``sr`` (the project
+    rate by default): ``(rows stacked, skipped)``.
 
     A clip that cannot be read (removed or damaged since the scan) or analysed (too short for
     ``compute``) is skipped, not fatal: ``skipped`` maps its index in ``paths`` to the reason,
@@ -65,7 +69,7 @@ def load_each(paths: list[str], compute, progress: ProgressFn | None = None,
     for i, path in enumerate(paths):
         check_cancel(cancel)
         try:
-            rows.append(compute(audio.load(path, seconds=seconds)))
+            rows.append(compute(audio.load(path, sr, seconds=seconds)))
         except (Cancelled, DiskFull):
             raise
         except ASDError as err:
@@ -77,6 +81,19 @@ def load_each(paths: list[str], compute, progress: ProgressFn | None = None,
         raise ASDError(f"None of the {len(paths)} clips could be used; the first: "
                        f"{paths[0]}: {skipped[0]}.")
     return np.stack(rows), skipped
+
+
+def analysis_rate(paths: list[str]) -> int:
+    """The sample rate most of ``paths`` were recorded at (the project rate when none can be
+    read): envelope analysis runs at the files' own rate, so vibration sampled at 12 or 48 kHz
+    keeps what lies above 8 kHz and is not interpolated."""
+    rates = []
+    for path in paths[:BAND_RATE_SAMPLE]:
+        try:
+            rates.append(sf.info(path).samplerate)
+        except (sf.LibsndfileError, OSError, RuntimeError):
+            continue
+    return int(Counter(rates).most_common(1)[0][0]) if rates else audio.SAMPLE_RATE
 
 
 def unusable_reason(path: str | os.PathLike, err: Exception) -> str:

@@ -1,0 +1,107 @@
+"""Characteristic frequencies as harmonic families: a machine run at several speeds whose clips
+each show a different family member strongest gets one label per speed, named after the
+shaft rate; bearing fault frequencies from geometry; the CWRU conformance check."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+from harmonic_family_data import SPEEDS, write_machine
+from sklearn.metrics import adjusted_rand_score
+
+from asdcore import dataset, dsp
+from asdcore.errors import ASDError
+from asdcore.labels import envelope_labels, suggest_band
+
+CWRU = Path(__file__).resolve().parents[2] / "shared" / "real-vibration" / "cwru"
+
+
+def ari(result, truth):
+    files = sorted(result.labels)
+    return adjusted_rand_score([truth[f] for f in files], [result.labels[f] for f in files])
+
+
+@pytest.fixture(scope="module")
+def pump(tmp_path_factory):
+    root = tmp_path_factory.mktemp("pump")
+    truth = write_machine(root)
+    return dataset.scan(root), truth
+
+
+@pytest.mark.parametrize("band", [(2500.0, 3500.0), None], ids=["given band", "suggested band"])
+def test_each_speed_is_one_label_named_after_its_shaft_rate(pump, band):
+    ds, truth = pump
+    result = envelope_labels(ds, "pump", band=band)
+    assert ari(result, truth) >= 0.9
+    assert sorted(result.centres.values()) == pytest.approx(SPEEDS, rel=0.01)
+    for label, family in result.families.items():
+        assert {1, 5, 10} <= set(family), label  # shaft, vane pass and its second harmonic
+
+
+def test_a_speed_twice_another_stays_apart(tmp_path):
+    truth = write_machine(tmp_path, speeds=(20.0, 40.0), clips_per_speed=6)
+    result = envelope_labels(dataset.scan(tmp_path), "pump", band=(2500, 3500))
+    assert ari(result, truth) == 1.0
+    assert sorted(result.centres.values()) == pytest.approx([20.0, 40.0], rel=0.01)
+
+
+def test_family_fundamental_of_lines_and_its_harmonic_numbers():
+    lines = np.array([24.1, 120.5, 241.0, 77.7])
+    # the vane-pass line (5x) dominates, the shaft line is clear (4 thresholds over its
+    # threshold of 1); a line that barely passed (77.7 Hz) is noise and weighs little
+    f0, numbers = dsp.family_fundamental(lines, np.array([5.0, 40.0, 20.0, 1.2]), 5, 250, 1.0)
+    assert f0 == pytest.approx(24.1, rel=0.002) and numbers == (1, 5, 10)
+    # a shaft line barely over its threshold decides nothing in one clip (the machine's clips
+    # together do: `consistent_families`)
+    f0, numbers = dsp.family_fundamental(lines, np.array([1.5, 40.0, 20.0, 1.2]), 5, 250, 1.0)
+    assert f0 == pytest.approx(120.5, rel=0.002) and numbers == (1, 2)
+    assert dsp.family_fundamental(np.empty(0), np.empty(0), 5, 250, 1.0) == (0.0, ())
+
+
+def test_bearing_multipliers_from_geometry_match_cwru_published_values():
+    # SKF 6205: 9 balls, 0.3126 in balls on a 1.537 in pitch circle
+    m = dsp.bearing_multipliers(9, 0.3126, 1.537, 0.0)
+    assert m["BPFO"] == pytest.approx(3.5848, rel=1e-3)
+    assert m["BPFI"] == pytest.approx(5.4152, rel=1e-3)
+    assert m["FTF"] == pytest.approx(0.39828, rel=1e-3)
+    assert 2 * m["BSF"] == pytest.approx(4.7135, rel=1e-3)  # CWRU publishes 2x ball spin
+    with pytest.raises(ASDError, match="geometry is not usable"):
+        dsp.bearing_multipliers(9, 2.0, 1.5)
+
+
+def test_fault_bands_hold_harmonics_and_shaft_sidebands():
+    bands = dsp.fault_bands(30.0, {"BPFO": 3.5, "FTF": 0.4}, n_harmonics=2, n_sidebands=1)
+    bpfo = sorted(b["centre"] for b in bands if b["line"] == "BPFO")
+    assert bpfo == pytest.approx([75, 105, 135, 180, 210, 240])
+    assert sorted(b["centre"] for b in bands if b["line"] == "FTF") == pytest.approx([12, 24])
+    with pytest.raises(ASDError, match="shaft speed"):
+        dsp.fault_bands(0.0, {"BPFO": 3.5})
+
+
+@pytest.mark.skipif(not (CWRU / "truth.csv").exists(), reason="no shared CWRU data")
+def test_cwru_fault_lines_with_the_suggested_band():
+    """With the kurtogram's band, at the file's own rate, the strongest envelope line near BPFO
+    (outer race) or BPFI (inner race) lies within 2 % of it."""
+    truth = pd.read_csv(CWRU / "truth.csv")
+    target = {"outer_race": "BPFO", "inner_race": "BPFI"}
+    checked = 0
+    for row in truth[truth["condition"].isin(target)].itertuples():
+        path = str(CWRU / row.file)
+        sr = sf.info(path).samplerate
+        assert sr == 12000
+        band = suggest_band([path], sr=sr)
+        y, _ = sf.read(path, dtype="float64")
+        spectrum, freqs = dsp.envelope_spectrum(y, sr, band, fmax=1000)
+        multipliers = {"BPFO": row.bpfo_hz / row.shaft_hz, "BPFI": row.bpfi_hz / row.shaft_hz}
+        bands = dsp.fault_bands(row.shaft_hz, multipliers, n_harmonics=1, n_sidebands=0,
+                                width=0.05)
+        line = target[row.condition]
+        metrics = {b["line"]: b for b in dsp.fault_band_metrics(spectrum, freqs, bands)}
+        expected = getattr(row, f"{line.lower()}_hz")
+        assert metrics[line]["peak_freq"] == pytest.approx(expected, rel=0.02), row.file
+        checked += 1
+    assert checked == 8
