@@ -159,7 +159,7 @@ def test_label_commands_write_the_csv_and_the_store(tiny_data, tmp_path, capsys)
     printed = capsys.readouterr().out
     assert "band " in printed and "ARI" in printed and "change set 1" in printed
     written = read_label_csv(out)
-    assert out.read_text().splitlines()[0] == "file,label,frequency_hz"
+    assert out.read_text().splitlines()[0] == "file,label,frequency_hz,harmonics"
     store = LabelStore.open(tiny_data, "bearing")
     assert store.labels() == written
     assert all("frequency_hz" in e["extra"] for e in store.entries().values())

@@ -105,3 +105,28 @@ def test_cwru_fault_lines_with_the_suggested_band():
         assert metrics[line]["peak_freq"] == pytest.approx(expected, rel=0.02), row.file
         checked += 1
     assert checked == 8
+
+
+def test_bearings_are_saved_per_machine_beside_the_bands(tiny_data):
+    from asdcore.labels.bands import BandStore, BearingStore
+
+    bearings = BearingStore.open(tiny_data, "bearing")
+    saved = bearings.save("drive end", geometry={"n_elements": 9, "ball_diameter": 0.3126,
+                                                 "pitch_diameter": 1.537,
+                                                 "contact_angle_deg": 0.0}, shaft_hz=29.95)
+    assert saved["multipliers"]["BPFO"] == pytest.approx(3.5848, rel=1e-3)
+    bearings.save("fan end", multipliers={"BPFO": 3.053, "BPFI": 4.9469})
+    BandStore.open(tiny_data, "bearing").save("resonance", (2500, 3500))
+    again = BearingStore.open(tiny_data, "bearing").bearings()
+    assert list(again) == ["drive end", "fan end"] and again["drive end"] == saved
+    assert again["fan end"]["geometry"] is None and again["fan end"]["shaft_hz"] is None
+    assert BandStore.open(tiny_data, "bearing").bands() == {"resonance": (2500.0, 3500.0)}
+    bearings.delete("fan end")
+    assert list(bearings.bearings()) == ["drive end"]
+    with pytest.raises(ASDError, match="BPFO multiplier -1"):
+        bearings.save("bad", multipliers={"BPFO": -1})
+    with pytest.raises(ASDError, match="Unknown bearing lines"):
+        bearings.save("bad", multipliers={"BPFX": 3.0})
+    with pytest.raises(ASDError, match="geometry or its fault-frequency multipliers"):
+        bearings.save("bad")
+    assert list(bearings.bearings()) == ["drive end"]

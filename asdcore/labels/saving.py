@@ -15,12 +15,17 @@ def result_source(result: ClusterResult | EnvelopeResult) -> str:
     return "envelope" if isinstance(result, EnvelopeResult) else "cluster"
 
 
-def clip_extras(result: ClusterResult | EnvelopeResult) -> dict[str, dict[str, float]]:
-    """The facts kept with each clip's label: an envelope label's characteristic frequency."""
+def clip_extras(result: ClusterResult | EnvelopeResult) -> dict[str, dict[str, float | str]]:
+    """The facts kept with each clip's label: an envelope label's characteristic frequency and
+    the harmonic numbers of it whose lines the clip shows (``"1 2 5"``), when any."""
     if not isinstance(result, EnvelopeResult):
         return {}
-    return {file: {"frequency_hz": round(value, FREQUENCY_DECIMALS)}
-            for file, value in result.frequencies.items()}
+    extras: dict[str, dict[str, float | str]] = {}
+    for file, value in result.frequencies.items():
+        extras[file] = {"frequency_hz": round(value, FREQUENCY_DECIMALS)}
+        if result.harmonics.get(file):
+            extras[file]["harmonics"] = " ".join(map(str, result.harmonics[file]))
+    return extras
 
 
 def save_result(store: LabelStore, result: ClusterResult | EnvelopeResult,
