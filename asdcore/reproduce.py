@@ -90,13 +90,17 @@ def reproduce(data: str | os.PathLike, out: str | os.PathLike | None = None,
     out = Path(out).expanduser().absolute() if out else default_out(ds.root)
     if out.exists() and not out.is_dir():
         raise ASDError(f"The output path {out} is a file, not a folder.")
+    configs = {name: TrainConfig(data=str(ds.root), model=model, device=recipe.device,
+                                 model_config=recipe.model_config(model))
+               for name, model in (("ae", AE_MODEL), ("seed", SEED_MODEL))}
+    for config in configs.values():
+        pipeline.model_for(config)  # a bad setting: refused before any work
     label_sets = pseudo_labels(ds, out, recipe.label_seed, progress, cancel, on_step)
     made, skipped = {}, []
-    for name, model, sets in (("ae", AE_MODEL, None), ("seed", SEED_MODEL, label_sets)):
-        config = TrainConfig(data=str(ds.root), model=model, device=recipe.device,
-                             model_config=recipe.model_config(model))
-        made[name], problems = trained_run(out / "runs" / name, config, sets, progress, cancel,
-                                           on_step)
+    for name, config in configs.items():
+        made[name], problems = trained_run(out / "runs" / name, config,
+                                           label_sets if name == "seed" else None,
+                                           progress, cancel, on_step)
         skipped += problems
     scored = {}
     for system in SYSTEMS:
@@ -321,7 +325,7 @@ def build_report(ds: dataset.Dataset, out: Path, recipe: Recipe,
                             "published": published.SYSTEMS[system.key].hmeans}
                for system in SYSTEMS}
     parts = [f"<h1>The published recipe on {html_text(ds.root)}</h1>",
-             f"<p class='note'>{html_text(_data_note(ds))}</p>",
+             f"<p class='note'>{html_text(data_note(ds))}</p>",
              "<h2>Official score and harmonic means</h2>",
              "<p class='note'>Differences are ours minus published: green where ours is "
              "higher (better), red where lower.</p>", coloured_table(summary_table(systems))]
@@ -345,16 +349,24 @@ def build_report(ds: dataset.Dataset, out: Path, recipe: Recipe,
     return html_page(f"Recipe on {ds.root.name}", parts, with_plotly=False, style=_STYLE)
 
 
-def _data_note(ds: dataset.Dataset) -> str:
+def data_note(ds: dataset.Dataset) -> str:
+    """How far the published figures apply to ``ds``: synthetic data, other machines, another
+    year's development set, or one that looks like the 2025 one."""
     where = f"Published figures are for the {published.DATASET}"
     if any(synth.read_manifest(folder) for folder in (ds.root, *list(ds.root.parents)[:2])):
         return (f"{where}; this is synthetic data, so the differences say nothing about the "
                 "recipe: they only show that every step ran.")
-    machines = {machine["name"] for machine in ds.machines()}
-    if machines != set(published.DEV_MACHINES):
+    machines = ds.machines()
+    names = {machine["name"] for machine in machines}
+    if names != set(published.DEV_MACHINES):
         return (f"{where} ({', '.join(published.DEV_MACHINES)}); this dataset's machines "
-                f"({', '.join(sorted(machines))}) differ, so compare with care.")
-    return f"{where}, whose machines this dataset has."
+                f"({', '.join(sorted(names))}) differ, so compare with care.")
+    hidden = set(attributeless_machines(ds))
+    if hidden != set(published.DEV_HIDDEN) or not any(m["n_supplemental"] for m in machines):
+        return (f"{where}; this dataset has its machines but not its hidden attributes "
+                f"({', '.join(published.DEV_HIDDEN)}) and supplemental clips: another year's "
+                "development set? Compare with care.")
+    return f"{where}, which this dataset looks like (machines, hidden attributes)."
 
 
 def _labels_part(label_sets: dict[str, dict[str, str]], out: Path) -> str:
