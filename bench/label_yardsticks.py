@@ -1,0 +1,102 @@
+"""Yardsticks for pseudo-labels: machines whose hidden classes are known, written as
+attribute-free DCASE-style machine folders, with the truth per clip.
+
+- ``demo``: the demo preset's attribute-less machines (truth: their hidden attributes);
+- ``real-fan``: the shared fan recordings cut into clips (truth: the recording's state);
+- ``cwru``: the shared CWRU bearing vibration cut into 1 s clips at its own 12 kHz rate
+  (truth: the fault condition);
+- ``pump``: a machine at four speeds whose clips each show a different member of one harmonic
+  family strongest (truth: the speed; ``tests/harmonic_family_data.py``).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pandas as pd
+import soundfile as sf
+
+from asdcore import dataset, synth
+from asdcore.labels import machine_clips
+from asdcore.labels.quality import truth_of
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+def _clip_name(index: int) -> str:
+    return f"section_00_source_train_normal_{index:04d}_.wav"
+
+
+def _cut(root: Path, machine: str, recordings: list[tuple[Path, str]], seconds: float
+         ) -> dict[str, str]:
+    """Cut each recording into clips of ``seconds`` (at its own rate): file -> truth."""
+    folder = root / machine / "train"
+    folder.mkdir(parents=True, exist_ok=True)
+    truth, index = {}, 0
+    for path, state in recordings:
+        y, sr = sf.read(path, dtype="float32", always_2d=True)
+        n = int(seconds * sr)
+        for start in range(0, y.shape[0] - n + 1, n):
+            name = _clip_name(index)
+            sf.write(folder / name, y[start:start + n, 0], sr, subtype="FLOAT")
+            truth[f"{machine}/train/{name}"] = state
+            index += 1
+    return truth
+
+
+def real_fan(root: Path, seconds: float = 3.0) -> dict[str, str]:
+    table = pd.read_csv(SHARED / "real-fan" / "truth.csv")
+    return _cut(root, "fan", [(SHARED / "real-fan" / f, s)
+                              for f, s in zip(table["file"], table["state"], strict=True)],
+                seconds)
+
+
+def cwru(root: Path, seconds: float = 1.0) -> dict[str, str]:
+    table = pd.read_csv(SHARED / "real-vibration" / "cwru" / "truth.csv")
+    return _cut(root, "cwru", [(SHARED / "real-vibration" / "cwru" / f, c)
+                               for f, c in zip(table["file"], table["condition"], strict=True)],
+                seconds)
+
+
+def pump(root: Path) -> dict[str, str]:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from harmonic_family_data import write_machine
+    return write_machine(root, clips_per_speed=12)
+
+
+def yardsticks(base: Path, demo_data: Path | None = None
+               ) -> list[tuple[str, dataset.Dataset, str, dict[str, str]]]:
+    """``(name, dataset, machine, truth)`` for every yardstick whose data is at hand."""
+    found = []
+    if demo_data is not None:
+        synth.generate(demo_data, preset="demo", seed=0)
+        ds = dataset.scan(demo_data)
+        for machine in sorted(synth.HIDDEN_ATTRIBUTE_MACHINES):
+            clips = machine_clips(ds, machine)
+            found.append((f"demo {machine}", ds, machine,
+                          dict(zip(clips["file"], truth_of(clips), strict=True))))
+    builders = {"real-fan": (real_fan, SHARED / "real-fan"),
+                "cwru": (cwru, SHARED / "real-vibration" / "cwru"), "pump": (pump, None)}
+    for name, (build, needs) in builders.items():
+        if needs is not None and not needs.exists():
+            continue
+        root = base / name
+        if not root.exists():
+            truth = build(root)
+            pd.Series(truth).to_csv(base / f"{name}.truth.csv", header=["truth"])
+        truth = pd.read_csv(base / f"{name}.truth.csv", index_col=0)["truth"].to_dict()
+        ds = dataset.scan(root)
+        found.append((name, ds, ds.machines()[0]["name"], truth))
+    return found
+
+
+def quality(labels: dict[str, str], truth: dict[str, str]) -> tuple[float, float]:
+    """ARI and NMI of ``labels`` against ``truth`` over the clips both name."""
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+    files = sorted(set(labels) & set(truth))
+    a, b = [truth[f] for f in files], [labels[f] for f in files]
+    return float(adjusted_rand_score(a, b)), float(normalized_mutual_info_score(a, b))
+
+
+__all__ = ["quality", "yardsticks"]
