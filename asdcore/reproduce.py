@@ -124,15 +124,15 @@ def reproduce(data: str | os.PathLike, out: str | os.PathLike | None = None,
 
 
 def development_set(data: str | os.PathLike) -> dataset.Dataset:
-    """The development set in ``data`` (a folder of machine folders or one above it): its
-    ``dev_data`` part when it also holds others (``eval_data``). `ASDError` when it has no
-    labelled test clips to compute the official metrics with."""
+    """The development set in ``data`` (a folder of machine folders or one above it), scanned
+    from its ``dev_data/raw`` folder when it has one (an ``eval_data`` beside it left out).
+    `ASDError` when it has no labelled test clips to compute the official metrics with."""
     ds = dataset.scan(data)
     dev_parents = sorted({folder.path.parent for folder in ds.folders if folder.subset == "dev"})
     if len(dev_parents) > 1:
         raise ASDError(f"{ds.root} holds several development sets "
                        f"({', '.join(map(str, dev_parents))}); give one of them as DATA.")
-    if dev_parents and any(folder.subset != "dev" for folder in ds.folders):
+    if dev_parents and ds.root != dev_parents[0]:  # one root whichever folder DATA names
         ds = dataset.scan(dev_parents[0])
     if metrics.truth_from_clips(ds.clips).empty:
         raise ASDError(f"{ds.root} has no labelled test clips, so the official metrics cannot "

@@ -86,11 +86,13 @@ def test_reproduce_end_to_end_then_skips_finished_steps(dcase_root, tmp_path, ca
     assert "synthetic data" not in page  # the copy has no manifest: machines differ instead
     assert "differ, so compare with care" in page
 
-    # A second run skips every finished step: nothing is clustered, trained or scored again.
+    # A second run skips every finished step: nothing is clustered, trained or scored again,
+    # DATA naming the folder of machine folders this time.
     before = _mtimes(out)
     assert {"runs/ae/weights/fan/weights.pt", "runs/seed/scores/knn-ldn-all.csv",
             "runs/seed/status.json", "labels/slider.csv"} <= set(before)
-    assert cli.main(["reproduce", str(dcase_root), "--out", str(out), *QUICK]) == 0
+    assert cli.main(["reproduce", str(dcase_root / "dev_data" / "raw"), "--out", str(out),
+                     *QUICK]) == 0
     again = capsys.readouterr().out
     assert "done: report" in again
     assert [line for line in again.splitlines() if line.startswith("done:")] == \
