@@ -105,22 +105,27 @@ def reproduce(data: str | os.PathLike, out: str | os.PathLike | None = None,
     scored = {}
     for system in SYSTEMS:
         backend = system.backend or pipeline.backends_for(system.model)[0]
-        scored[system.key] = (backend, scored_result(made[system.run], backend, str(ds.root),
-                                                     progress, cancel, on_step))
-        skipped += scored[system.key][1].get("skipped", [])
-    systems = {system.key: {"name": published.SYSTEMS[system.key].name,
-                            "run": str(made[system.run].path), "backend": scored[system.key][0],
-                            "ours": _summary_of(scored[system.key][1]),
-                            "published": dict(published.SYSTEMS[system.key].hmeans)}
-               for system in SYSTEMS}
+        scored[system.key] = scored_result(made[system.run], backend, str(ds.root), progress,
+                                           cancel, on_step)
+        skipped += scored[system.key].get("skipped", [])
     path = out / REPORT_NAME
     _announce(on_step, "report", "started")
-    atomic.write_text(path, build_report(ds, out, recipe, label_sets, made,
-                                         {key: result for key, (_, result) in scored.items()}))
+    atomic.write_text(path, build_report(ds, out, recipe, label_sets, made, scored))
     _announce(on_step, "report", "done", str(path))
     unique = {(row["file"], row["reason"]): row for row in skipped}
-    return {"out": str(out), "report": str(path), "data": str(ds.root), "systems": systems,
-            "skipped": list(unique.values())}
+    return {"out": str(out), "report": str(path), "data": str(ds.root),
+            "systems": system_summaries(made, scored), "skipped": list(unique.values())}
+
+
+def system_summaries(made: dict[str, runs.Run], scored: dict[str, dict]) -> dict[str, dict]:
+    """System key -> its name, run folder, backend, and official score and harmonic means,
+    ours (None where unknown) and published."""
+    return {system.key: {"name": published.SYSTEMS[system.key].name,
+                         "run": str(made[system.run].path),
+                         "backend": scored[system.key]["backend"],
+                         "ours": _summary_of(scored[system.key]),
+                         "published": dict(published.SYSTEMS[system.key].hmeans)}
+            for system in SYSTEMS}
 
 
 def development_set(data: str | os.PathLike) -> dataset.Dataset:
@@ -320,23 +325,19 @@ def build_report(ds: dataset.Dataset, out: Path, recipe: Recipe,
                  label_sets: dict[str, dict[str, str]], made: dict[str, runs.Run],
                  scored: dict[str, dict]) -> str:
     """OUT/report.html's text: summary, per-system tables, data note, settings and runs."""
-    systems = {system.key: {"name": published.SYSTEMS[system.key].name,
-                            "ours": _summary_of(scored[system.key]),
-                            "published": published.SYSTEMS[system.key].hmeans}
-               for system in SYSTEMS}
     parts = [f"<h1>The published recipe on {html_text(ds.root)}</h1>",
              f"<p class='note'>{html_text(data_note(ds))}</p>",
              "<h2>Official score and harmonic means</h2>",
              "<p class='note'>Differences are ours minus published: green where ours is "
-             "higher (better), red where lower.</p>", coloured_table(summary_table(systems))]
+             "higher (better), red where lower.</p>",
+             coloured_table(summary_table(system_summaries(made, scored)))]
     for system in SYSTEMS:
         figures = published.SYSTEMS[system.key]
         result = scored[system.key]
         run = made[system.run]
         parts.append(f"<h2>{html_text(figures.name)}</h2>")
-        backend = result.get("backend") or system.backend
         parts.append(f"<p>Ours: run <a href='{_link(run.path, out)}'>{html_text(run.path)}</a>"
-                     f", scored with {html_text(backend)}. Published: "
+                     f", scored with {html_text(result['backend'])}. Published: "
                      f"{html_text(figures.source)}.</p>")
         if not figures.per_section:
             parts.append("<p class='note'>Not published per machine: only the harmonic means "
