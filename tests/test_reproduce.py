@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from asdcore import cli, dataset, labels, metrics, pipeline, published, reproduce, runs
+from asdcore.errors import ASDError
 from asdcore.pipeline import TrainConfig
 
 MACHINES = ("fan", "slider")  # slider's attributes are hidden: it gets pseudo-labels
@@ -123,6 +124,18 @@ def test_unfinished_run_is_taken_up_and_done_run_kept(tiny_data, tmp_path, monke
     assert run.status()["state"] == "done"
     reproduce.trained_run(path, config, None, None, None, lambda *step: steps.append(step[1]))
     assert trained == [path] and steps[-1] == "skipped"
+
+
+def test_run_with_other_pseudo_labels_is_refused(tiny_data, tmp_path, monkeypatch):
+    monkeypatch.setattr(pipeline, "train_run", lambda run, progress=None, cancel=None: [])
+    config = TrainConfig(data=str(tiny_data), model="seresnet18", model_config={"epochs": 1})
+    path = tmp_path / "runs" / "seed"
+    first = {"slider": {"slider/train/a.wav": "c0", "slider/train/b.wav": "c1"}}
+    reproduce.trained_run(path, config, first, None, None, None)
+    assert reproduce.trained_run(path, config, first, None, None, None)[0].path == path
+    edited = {"slider": {"slider/train/a.wav": "c0", "slider/train/b.wav": "c0"}}
+    with pytest.raises(ASDError, match="other pseudo-labels than this recipe"):
+        reproduce.trained_run(path, config, edited, None, None, None)
 
 
 @pytest.mark.parametrize("make, says", [
