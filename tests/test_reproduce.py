@@ -140,6 +140,8 @@ def test_run_with_other_pseudo_labels_is_refused(tiny_data, tmp_path, monkeypatc
 
 @pytest.mark.parametrize("make, says", [
     (lambda tmp, tiny: tmp / "missing", "does not exist"),
+    (lambda tmp, tiny: (tmp / "notes").mkdir() or (tmp / "notes" / "a.txt").touch()
+     or tmp / "notes", "No machine folders found"),
     (lambda tmp, tiny: shutil.copytree(tiny / "dev_data/raw/fan/train", tmp / "x/fan/train")
      and tmp / "x", "no labelled test clips"),
 ])
