@@ -22,6 +22,7 @@ import pandas as pd
 
 from asdcore import atomic, dataset, features, metrics, results, runs, scoring, synth, workers
 from asdcore.configs import Config
+from asdcore.constants import DOMAINS, LABELS
 from asdcore.errors import ASDError
 from asdcore.models import get_model_class
 from asdcore.paths import PROJECT_ROOT
@@ -57,7 +58,7 @@ def model_for(config: TrainConfig):
 
 
 def _machines_to_use(ds: dataset.Dataset, wanted: list[str]) -> list[str]:
-    trainable = sorted(ds.clips.loc[ds.clips["split"] == "train", "machine"].unique())
+    trainable = ds.trainable_machines()
     if not trainable:
         raise ASDError(f"{ds.root} has no training clips to learn from.")
     if not wanted:
@@ -343,7 +344,7 @@ def _saved_embeddings(run: Run, machine: str, data_root: str,
 
 def _evaluate(table: pd.DataFrame) -> dict:
     """Official metrics when the labels allow them, else the reason they are missing."""
-    known = table["label"].isin(["normal", "anomaly"]) & table["domain"].isin(["source", "target"])
+    known = table["label"].isin(LABELS) & table["domain"].isin(DOMAINS)
     if not known.all():
         return {"official_score": None,
                 "note": "test labels or domains are unknown (eval data without a mapping list)"}

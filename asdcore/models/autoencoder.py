@@ -54,6 +54,7 @@ from torch import nn
 
 from asdcore import atomic
 from asdcore.configs import Config, setting
+from asdcore.constants import DOMAINS
 from asdcore.errors import ASDError
 from asdcore.features import LogMelConfig, resolve_device
 from asdcore.models.base import Detector
@@ -61,7 +62,6 @@ from asdcore.models.saved import read_model_json, write_model_json
 from asdcore.progress import CancelFn, ProgressFn, check_cancel, report
 
 SCORE_MODES = ("mse", "mahalanobis")
-DOMAINS = ("source", "target")
 
 # Vectors per forward pass when scoring or validating (memory, not results, depends on it).
 _EVAL_CHUNK_VECTORS = 16384
