@@ -28,14 +28,12 @@ import librosa
 import numpy as np
 import pandas as pd
 import soundfile as sf
-import torch
 from sklearn.metrics.pairwise import cosine_distances
 
 from asdcore import atomic, audio, dataset, features, pipeline, runs, scoring
 from asdcore.device import torch_threads
 from asdcore.errors import ASDError
 from asdcore.models import get_model_class
-from asdcore.models.autoencoder import frame_vectors
 from asdcore.progress import ProgressFn, report
 
 N_NEAREST = 3
@@ -377,8 +375,9 @@ def _explain(model, logmel: np.ndarray, profiles: list[tuple[np.ndarray, np.ndar
     and per mel band. The frames show the ``n_recorded`` samples the file holds, not their
     repetition that fills a short clip up to the model's length."""
     normal_bands = np.mean([band for band, _ in profiles], axis=0)
-    if _is_autoencoder(model):  # its own reconstruction error
-        errors = _reconstruction_errors(model, logmel[None])[0]
+    errors = model.cell_errors(logmel[None])
+    if errors is not None:  # the model's own error (the AE's reconstruction error)
+        errors = errors[0]
         # Minus the nearest normals' error: the clip edges, which every clip reconstructs
         # worse (zero-padded frames), and the bands that are always hard do not stand out.
         frame_values = errors.mean(axis=0) - np.mean([frames for _, frames in profiles], axis=0)
@@ -402,34 +401,9 @@ def _explain(model, logmel: np.ndarray, profiles: list[tuple[np.ndarray, np.ndar
 def _profile(model, logmel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """A normal clip's values per mel band and per frame that a checked clip's are compared
     with: the autoencoder's reconstruction error, else the log-mel level."""
-    values = _reconstruction_errors(model, logmel[None])[0] if _is_autoencoder(model) \
-        else logmel
+    errors = model.cell_errors(logmel[None])
+    values = logmel if errors is None else errors[0]
     return values.mean(axis=1), values.mean(axis=0)
-
-
-def _is_autoencoder(model) -> bool:
-    return model.kind == "detector" and hasattr(model, "network_")
-
-
-@torch.no_grad()
-def _reconstruction_errors(detector, logmels: np.ndarray) -> np.ndarray:
-    """``[clips, n_mels, T]`` squared reconstruction error of each log-mel cell, averaged over
-    the autoencoder's input vectors that contain it (a cell is in up to ``n_frames`` vectors)."""
-    n_frames = detector.config.n_frames
-    network = detector.network_.eval()
-    n_clips, n_mels, n_time = logmels.shape
-    n_vectors = n_time - n_frames + 1
-    errors = np.zeros((n_clips, n_time, n_mels))
-    counts = np.zeros(n_time)
-    for first in range(n_frames):
-        counts[first:first + n_vectors] += 1
-    for clip, logmel in enumerate(logmels):
-        vectors = torch.from_numpy(frame_vectors(logmel, n_frames)).to(detector.device)
-        blocks = (vectors - network(vectors)).pow(2).reshape(n_vectors, n_frames, n_mels)
-        blocks = blocks.double().cpu().numpy()
-        for offset in range(n_frames):
-            errors[clip, offset:offset + n_vectors] += blocks[:, offset]
-    return (errors / counts[None, :, None]).transpose(0, 2, 1)
 
 
 def _rounded(values: np.ndarray) -> list[float]:

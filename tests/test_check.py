@@ -120,7 +120,7 @@ def test_the_autoencoder_error_map_averages_to_its_clip_score(runs_by_model, tin
     model = loaded.model("fan").with_mode("mse")
     ref = loaded.reference("fan", "00")
     logmels = features.extract(_test_clips(tiny_data)["path"].tolist()[:3], ref.feature_config)
-    errors = check._reconstruction_errors(model, logmels)  # [clips, mels, frames]
+    errors = model.cell_errors(logmels)  # [clips, mels, frames]
     n_frames = model.config.n_frames
     n_vectors = logmels.shape[2] - n_frames + 1
     covered = np.convolve(np.ones(n_vectors), np.ones(n_frames))  # vectors holding each frame

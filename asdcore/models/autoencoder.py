@@ -410,6 +410,26 @@ class AutoencoderDetector(Detector):
             raise ASDError(f"Unknown score mode {mode!r}; use one of {', '.join(SCORE_MODES)}.")
         return self.scores_by_mode(logmels, cancel)[mode]
 
+    @torch.no_grad()
+    def cell_errors(self, logmels: np.ndarray) -> np.ndarray:
+        """``[clips, n_mels, T]`` squared reconstruction error of each log-mel cell, averaged
+        over the input vectors that contain it (a cell is in up to ``n_frames`` vectors)."""
+        network = self._fitted_network().eval()
+        n_frames = self.config.n_frames
+        n_clips, n_mels, n_time = logmels.shape
+        n_vectors = n_time - n_frames + 1
+        errors = np.zeros((n_clips, n_time, n_mels))
+        counts = np.zeros(n_time)
+        for first in range(n_frames):
+            counts[first:first + n_vectors] += 1
+        for clip, logmel in enumerate(logmels):
+            vectors = torch.from_numpy(frame_vectors(logmel, n_frames)).to(self.device)
+            blocks = (vectors - network(vectors)).pow(2).reshape(n_vectors, n_frames, n_mels)
+            blocks = blocks.double().cpu().numpy()
+            for offset in range(n_frames):
+                errors[clip, offset:offset + n_vectors] += blocks[:, offset]
+        return (errors / counts[None, :, None]).transpose(0, 2, 1)
+
     def state_dict(self) -> dict:
         """Tensors only (loadable with ``torch.load(weights_only=True)``)."""
         return {

@@ -74,6 +74,12 @@ class Model(abc.ABC):
     def load(cls, directory: str | Path, device: str | None = None) -> Model:
         """Read a model written by `save`; ``device`` overrides the saved config's."""
 
+    def cell_errors(self, logmels: np.ndarray) -> np.ndarray | None:
+        """``[clips, n_mels, T]`` error the model itself measures in each log-mel cell (the
+        autoencoder's reconstruction error), or None for a model without one: a check then
+        compares the log-mels themselves with the nearest normal clips'."""
+        return None
+
 
 class Detector(Model):
     """A per-machine model that scores ``[clips, n_mels, T]`` log-mels itself, in one of its
