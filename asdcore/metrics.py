@@ -231,9 +231,10 @@ def write_submission(out_dir: str | Path, clips: pd.DataFrame) -> list[Path]:
         group = group.sort_values("name")
         _check_unique_names(group["name"], f"{machine} section {section_id(section)}")
         score_lines = "".join(f"{name},{float(score)!r}\n"
-                              for name, score in zip(group["name"], group["score"]))
-        decision_lines = "".join(f"{name},{_as_decision(value, name)}\n"
-                                 for name, value in zip(group["name"], group["decision"]))
+                              for name, score in zip(group["name"], group["score"], strict=True))
+        decision_lines = "".join(
+            f"{name},{_as_decision(value, name)}\n"
+            for name, value in zip(group["name"], group["decision"], strict=True))
         for file_name, text in ((score_file_name(machine, section), score_lines),
                                 (decision_file_name(machine, section), decision_lines)):
             write_text(out / file_name, text)

@@ -196,7 +196,7 @@ class Mahalanobis(_Scorer):
 
     def _score(self, X):
         distances = []
-        for mean, precision in zip(self.means_, self.precisions_):
+        for mean, precision in zip(self.means_, self.precisions_, strict=True):
             centred = X - mean
             squared = np.einsum("ij,jk,ik->i", centred, precision, centred)
             distances.append(np.sqrt(np.maximum(squared, 0.0)))
@@ -305,7 +305,7 @@ def _domain_generalization_references(unit: np.ndarray, is_target: np.ndarray,
     distances[target_rows, len(centres) + np.arange(len(target_rows))] = np.inf
     source_rows = np.flatnonzero(~is_target)
     sizes = np.bincount(members, minlength=len(centres))
-    for row, centre in zip(source_rows, members):
+    for row, centre in zip(source_rows, members, strict=True):
         if sizes[centre] == 1:
             distances[row, centre] = np.inf
         else:

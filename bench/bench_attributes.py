@@ -70,7 +70,8 @@ def main() -> None:
             classes.setdefault(variant, []).append(system["n_classes"])
             scores = record(rows, system, f"seed system, {variant}")
             print(f"seed {seed}, {variant}: {system['n_classes']} classes, {scores}", flush=True)
-    body = (f"Demo preset, dataset and model seeds {args.seeds}, seed system with its CPU defaults, "
+    body = (f"Demo preset, dataset and model seeds {args.seeds}, "
+            "seed system with its CPU defaults, "
             f"{args.epochs} epoch(s), {args.threads} thread(s). Classes per run: "
             + "; ".join(f"{variant} {counts}" for variant, counts in classes.items())
             + ".\n\n" + table(rows))

@@ -62,7 +62,7 @@ def table(rows: dict[str, list[dict]]) -> str:
     for system, summaries in rows.items():
         official = np.array([s["official_score"] for s in summaries])
 
-        def mean(key):
+        def mean(key, summaries=summaries):
             return np.mean([s[key] for s in summaries])
 
         lines.append(f"| {system} | {official.mean():.4f} ± {official.std(ddof=0):.4f} | "
@@ -110,7 +110,7 @@ def main() -> None:
     work = [(seed, args.systems, args.ae_epochs, args.device, threads) for seed in args.seeds]
     if args.jobs > 1:
         with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
-            per_seed = list(pool.map(bench_one_seed, *zip(*work)))
+            per_seed = list(pool.map(bench_one_seed, *zip(*work, strict=True)))
     else:
         per_seed = [bench_one_seed(*item) for item in work]
 

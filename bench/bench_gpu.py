@@ -32,7 +32,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from asdcore import dataset  # noqa: E402
-from asdcore.models.seresnet import SEResNetConfig, SEResNetEmbedder, SeedModel  # noqa: E402
+from asdcore.models.seresnet import SeedModel, SEResNetConfig, SEResNetEmbedder  # noqa: E402
 from asdcore.train import TrainingData, train  # noqa: E402
 from bench import results  # noqa: E402
 from bench.bench_baselines import demo_dataset  # noqa: E402
@@ -93,8 +93,9 @@ def main() -> None:
             lines.append(f"| {width} | {f['parameters_m']:.1f} M | {path} | "
                          f"{f['clips_per_second']:.0f} | {f['data_fraction']:.3f} | "
                          f"{f['peak_gib']:.2f} GiB |")
-        ratios.append(f"width {width}: "
-                      f"{figures['host']['clips_per_second'] / figures['resident']['clips_per_second']:.2f}")
+        host_over_resident = (figures["host"]["clips_per_second"]
+                              / figures["resident"]["clips_per_second"])
+        ratios.append(f"width {width}: {host_over_resident:.2f}")
     body = (f"Demo seed 0: {len(data)} training clips of {embedder.seconds_:.0f} s, "
             f"{len(embedder.classes_)} classes, {len(data.noise)} noise clips; batch "
             f"{args.batch_size}, bf16 autocast, {args.epochs} epochs per setting, clips/s and "

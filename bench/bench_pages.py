@@ -115,7 +115,8 @@ def main() -> None:
               "| case | seconds |", "|---|---|",
               f"| cold: fresh process, import + numba compilation + first fit | {cold:.1f} |",
               f"| later fit in the same process | {later:.1f} |",
-              f"| map already computed: fresh process, read from cache/projections | {cached:.2f} |"]
+              "| map already computed: fresh process, read from cache/projections | "
+              f"{cached:.2f} |"]
     body = "\n".join(lines)
     print(body)
     append("Workbench pages: render times and UMAP maps", body)

@@ -64,7 +64,7 @@ def paired_differences(groups: dict[str, dict[str, list[dict]]], variants: list[
     lines = [f"Paired differences against {variants[0]} ({backend}, same data and "
              "initialisation per seed):", ""]
     for group, rows in groups.items():
-        def official(variant):
+        def official(variant, rows=rows):
             summaries = rows[f"seed system {variant} + {backend}"]
             return np.array([s["official_score"] for s in summaries])
 
@@ -88,8 +88,8 @@ def bench_one_seed(seed: int, model_config: dict) -> tuple[dict, dict, str]:
     ds = dataset.scan(data)
     label_sets, quality = pseudo_labels(ds)
     rows, attribute_less_rows = {}, {}
-    sets_of = dict(zip(VARIANTS, ({}, label_sets, true_labels(ds, label_sets))))
-    for (variant, sets), tag in zip(sets_of.items(), ("none", "pseudo", "true")):
+    sets_of = dict(zip(VARIANTS, ({}, label_sets, true_labels(ds, label_sets)), strict=True))
+    for (variant, sets), tag in zip(sets_of.items(), ("none", "pseudo", "true"), strict=True):
         config = pipeline.TrainConfig(data=str(data), model="seresnet18", device="cpu",
                                       model_config={**model_config, "seed": seed})
         run = pipeline.queue_run(f"pl-{tag}-{seed}", config, overwrite=True, label_sets=sets)
@@ -121,7 +121,7 @@ def main() -> None:
     work = [(seed, model_config) for seed in args.seeds]
     if args.jobs > 1:
         with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
-            per_seed = list(pool.map(bench_one_seed, *zip(*work)))
+            per_seed = list(pool.map(bench_one_seed, *zip(*work, strict=True)))
     else:
         per_seed = [bench_one_seed(*item) for item in work]
 

@@ -65,7 +65,8 @@ def build_tree(root: Path, n_files: int) -> tuple[int, int, int]:
     n_machines = max(1, round(n_files / per_machine))
     made = 0
     for m in range(n_machines):
-        machine = MACHINES[m % len(MACHINES)] + (f"_{m // len(MACHINES)}" if m >= len(MACHINES) else "")
+        suffix = f"_{m // len(MACHINES)}" if m >= len(MACHINES) else ""
+        machine = MACHINES[m % len(MACHINES)] + suffix
         folder = root / "dcase2025t2" / "dev_data" / "raw" / machine
         for split, count in PER_MACHINE.items():
             (folder / split).mkdir(parents=True)
@@ -76,7 +77,8 @@ def build_tree(root: Path, n_files: int) -> tuple[int, int, int]:
                     name = f"section_00_source_supplemental_{kind}_{i:04d}_noAttribute.wav"
                 else:
                     label = "anomaly" if split == "test" and i % 2 else "normal"
-                    name = f"section_00_{domain}_{split}_{label}_{i:04d}_car_A{i % 3}_spd_{i % 7}_mic_1.wav"
+                    name = (f"section_00_{domain}_{split}_{label}_{i:04d}"
+                            f"_car_A{i % 3}_spd_{i % 7}_mic_1.wav")
                 os.link(sources[made % len(sources)], folder / split / name)
                 made += 1
     return made, n_machines, len(sources)
@@ -142,7 +144,8 @@ def main() -> None:
     ]
     origin = "real" if REAL_SAMPLES.is_dir() else "synthetic"
     lines = [f"{n_files} WAV files (hard links to {n_sources} {origin} clips) in {n_machines} "
-             f"machine folders; tree built in {build_s:.1f} s; {os.cpu_count()} CPU cores visible.", "",
+             f"machine folders; tree built in {build_s:.1f} s; "
+             f"{os.cpu_count()} CPU cores visible.", "",
              "| scan | seconds | files/s |", "|---|---|---|"]
     lines += [f"| {label} | {seconds:.2f} | {n_files / seconds:,.0f} |" for label, seconds in rows]
     body = "\n".join(lines)

@@ -36,8 +36,7 @@ import torch  # noqa: E402
 
 from asdcore import pipeline, runs, scoring  # noqa: E402
 from bench import results  # noqa: E402
-from bench.bench_baselines import (AE_BACKENDS, STATS_BACKENDS, demo_dataset,  # noqa: E402
-                                   table, train_and_score)
+from bench.bench_baselines import AE_BACKENDS, STATS_BACKENDS, demo_dataset, table, train_and_score  # noqa: E402
 
 SEED_BACKENDS = tuple(scoring.SCORERS)
 ABLATIONS = {

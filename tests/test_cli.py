@@ -64,7 +64,8 @@ def test_train_set_refuses_unknown_or_malformed_settings_before_a_run_exists(tin
                      "--set", "n_mels"]) == 2
     assert "KEY=VALUE" in capsys.readouterr().err
     assert not runs.run_path("typo").exists()
-    assert cli.main(["train", str(tiny_data), "--run", "typo", "--resume", "--set", "n_mels=8"]) == 2
+    args = ["train", str(tiny_data), "--run", "typo", "--resume", "--set", "n_mels=8"]
+    assert cli.main(args) == 2
     assert "--resume" in capsys.readouterr().err
 
 

@@ -176,7 +176,7 @@ def test_evaluate_submission_agrees_with_an_independent_implementation(tmp_path,
 
     table, official = metrics.evaluate_submission(tmp_path, truth)
     expected = _reference_evaluation(tmp_path, truth)
-    for row, reference in zip(table.to_dict("records"), expected["rows"]):
+    for row, reference in zip(table.to_dict("records"), expected["rows"], strict=True):
         for key, value in reference.items():
             assert row[key] == pytest.approx(value, abs=1e-4), (row["machine"], key)
     assert official == pytest.approx(expected["official"], abs=1e-4)
@@ -201,8 +201,9 @@ def _reference_evaluation(folder, truth: pd.DataFrame) -> dict:
     for machine in sorted(truth["machine"].unique()):
         for section in sorted(truth[truth["machine"] == machine]["section"].unique()):
             gt = truth[(truth["machine"] == machine) & (truth["section"] == section)]
-            gt = sorted(zip(gt["name"], gt["label"], gt["domain"]))
-            def read(prefix):
+            gt = sorted(zip(gt["name"], gt["label"], gt["domain"], strict=True))
+
+            def read(prefix, machine=machine, section=section):
                 lines = (folder / f"{prefix}_{machine}_section_{section}_test.csv").read_text()
                 return [float(line.split(",")[1]) for line in sorted(lines.splitlines())]
             score, decision = read("anomaly_score"), read("decision_result")

@@ -10,8 +10,13 @@ import pytest
 from asdcore import viz
 from asdcore.errors import ASDError
 from asdcore.labels.bands import BandStore, check_band
-from asdcore.labels.edits import (editor_changes, fresh_labels, merge_changes, relabel_changes,
-                                  split_changes)
+from asdcore.labels.edits import (
+    editor_changes,
+    fresh_labels,
+    merge_changes,
+    relabel_changes,
+    split_changes,
+)
 from asdcore.plot_events import band_from_selection, selected_clip_ids
 
 
@@ -129,4 +134,5 @@ def test_envelope_spectrum_figure_draws_one_marker_line_per_harmonic():
     freqs = np.linspace(0, 500, 101)
     fig = viz.envelope_spectrum_figure(freqs, np.ones(101), np.array([50.0, 100.0]))
     markers = fig.data[1]
-    assert [x for x in markers.x if x is not None and not np.isnan(x)] == [50, 50, 50, 100, 100, 100]
+    drawn = [x for x in markers.x if x is not None and not np.isnan(x)]
+    assert drawn == [50, 50, 50, 100, 100, 100]

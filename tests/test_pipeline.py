@@ -95,7 +95,8 @@ def test_scoring_unlabelled_data_writes_files_without_a_score(stats_run, tiny_da
     result = pipeline.score_run(stats_run, backend="knn", data=str(data))
     assert result["official_score"] is None
     assert "unknown" in result["note"]
-    rows = metrics.read_score_file(stats_run.submission_dir / "anomaly_score_fan_section_00_test.csv")
+    rows = metrics.read_score_file(
+        stats_run.submission_dir / "anomaly_score_fan_section_00_test.csv")
     assert len(rows) == 16
 
 
@@ -139,7 +140,8 @@ def test_real_dcase_clips_train_and_score_to_complete_files(real_samples, tmp_pa
     run = _train(data, "real-ae", "ae", machines=["valve"], epochs=1)
     result = pipeline.score_run(run, backend="mse")
     test_names = sorted(p.name for p in (data / "valve" / "test").glob("*.wav"))
-    written = metrics.read_score_file(run.submission_dir / "anomaly_score_valve_section_00_test.csv")
+    written = metrics.read_score_file(
+        run.submission_dir / "anomaly_score_valve_section_00_test.csv")
     assert sorted(written["name"]) == test_names
     # Two target-domain test clips cannot give an official score; it must say so, not invent one.
     assert result["official_score"] is None and result["note"]

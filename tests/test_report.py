@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
 from app_driving import quick_run
+
 from asdcore import pipeline, projection, report, results, viz
 from asdcore.errors import ASDError
 

@@ -109,8 +109,9 @@ def test_all_references_local_density_matches_a_brute_force_computation():
         return 1 - (a / np.linalg.norm(a)) @ (b / np.linalg.norm(b))
 
     scales = [min(cosine(r, q) for j, q in enumerate(X) if j != i) for i, r in enumerate(X)]
-    expected_test = [min(cosine(x, r) / s for r, s in zip(X, scales)) for x in test]
-    expected_train = [min(cosine(x, r) / s for j, (r, s) in enumerate(zip(X, scales)) if j != i)
+    expected_test = [min(cosine(x, r) / s for r, s in zip(X, scales, strict=True)) for x in test]
+    pairs = list(zip(X, scales, strict=True))
+    expected_train = [min(cosine(x, r) / s for j, (r, s) in enumerate(pairs) if j != i)
                       for i, x in enumerate(X)]
     scorer = scoring.make_scorer("knn-ldn-all").fit(X, domains)
     assert scorer.decision_function(test) == pytest.approx(expected_test, rel=1e-9)

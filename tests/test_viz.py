@@ -27,6 +27,7 @@ def test_counts_figure_has_one_trace_per_group_with_its_colour():
 
 def test_duration_figure_carries_clip_ids_and_empty_tables_give_a_message():
     fig = viz.clip_duration_figure(_clips())
-    assert sorted(cid for trace in fig.data for cid in trace.customdata[:, 0]) == ["a", "b", "c", "d"]
+    shown = sorted(cid for trace in fig.data for cid in trace.customdata[:, 0])
+    assert shown == ["a", "b", "c", "d"]
     empty = viz.clip_counts_figure(_clips().iloc[:0])
     assert empty.layout.annotations[0].text == "No clips"
