@@ -3,18 +3,20 @@
 Each system is trained once per seed (dataset and model seed, `bench_seed.train_seed_child`,
 1 epoch by default: the Training page's demo setting) and scored from its saved embeddings
 with every backend (`bench_backends.score_run`), plus knn-dg and knn-ldn with raw k-means
-centres (``normalize_centres=False``, deviation c). Paired differences against ``--baseline``
-(same data and initialisation per seed) are given with their standard error: the figures the
-selection rule in bench/RESULTS.md reads. A run already in the workspace is reused, so several
-processes can share ``--workspace`` (e.g. the ablations against the recipe's runs).
+centres (``normalize_centres=False``, deviation c). Paired differences against each of
+``--baselines`` (same data and initialisation per seed) are given with their standard error:
+the figures the selection rule in bench/RESULTS.md reads. A run already in the workspace is
+reused, so several processes can share ``--workspace`` (e.g. the ablations against the
+recipe's runs).
 
-    python bench/bench_seed_recipe.py [--systems old recipe ...] [--baseline old]
+    python bench/bench_seed_recipe.py [--systems old recipe ...] [--baselines old ...]
         [--seeds 0 1 2] [--epochs 1] [--threads 1] [--workspace DIR] [--append]
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import sys
@@ -32,19 +34,25 @@ from bench.bench_backends import score_run  # noqa: E402
 from bench.bench_baselines import demo_dataset, table  # noqa: E402
 from bench.bench_seed import train_seed_child  # noqa: E402
 
-# name -> (row label, settings over the model's defaults)
+# name -> (row label, settings over the model's defaults); the ablations are the recipe with
+# one setting back at its old value
 SYSTEMS = {
     "old": ("old defaults", dict(SEResNetConfig.legacy)),
-    "recipe": ("recipe defaults", {}),
+    "recipe": ("recipe", dict(SEResNetConfig.recipe)),
+    "a-only": ("old defaults, main head on every sample (a only)",
+               {**SEResNetConfig.legacy, "main_head_samples": "all"}),
     "a-off": ("recipe, main head on unexchanged samples only (a off)",
-              {"main_head_samples": "unexchanged"}),
+              {**SEResNetConfig.recipe, "main_head_samples": "unexchanged"}),
     "b-off": ("recipe, fixed scale and exchange centres (b off)",
-              {"dynamic_scale": False, "trainable_exchange_centres": False}),
-    "d-off": ("recipe, clips at the longest machine's length from the start (d off)",
-              {"seconds": None, "random_offset": False}),
-    "e-off": ("recipe, spectrum in dB (e off)", {"spectrum_input": "db"}),
-    "e-highpass": ("recipe, spectrum high-passed at 200 Hz", {"spectrum_highpass": True}),
-    "f-off": ("recipe, no temporal mean normalisation (f off)", {"temporal_norm": False}),
+              {**SEResNetConfig.recipe, "dynamic_scale": False,
+               "trainable_exchange_centres": False}),
+    "d-off": ("recipe, d off (the longest machine's clip length, from the start)",
+              {**SEResNetConfig.recipe, "seconds": None, "random_offset": False}),
+    "e-off": ("recipe, spectrum in dB (e off)", {**SEResNetConfig.recipe, "spectrum_input": "db"}),
+    "e-highpass": ("recipe, spectrum high-passed at 200 Hz",
+                   {**SEResNetConfig.recipe, "spectrum_highpass": True}),
+    "f-off": ("recipe, no temporal mean normalisation (f off)",
+              {**SEResNetConfig.recipe, "temporal_norm": False}),
 }
 
 
@@ -59,73 +67,116 @@ RAW_CENTRE_BACKENDS = {"knn-dg raw centres": _raw_centres(scoring.DomainGenerali
                        "knn-ldn raw centres": _raw_centres(scoring.LocalDensityKNN)}
 
 
-def trained_run(data: Path, name: str, settings: dict) -> tuple[runs.Run, float | None]:
-    """The scored run ``name`` (reused when already trained); its training time if trained."""
-    path = runs.run_path(name)
-    joint = runs.Run(path).weights_dir / pipeline.JOINT_WEIGHTS / "model.json"
-    if joint.is_file() and any(runs.Run(path).embeddings_dir.glob("*.npz")):
-        return runs.Run(path), None
-    trained = train_seed_child(data, name, settings)
-    pipeline.score_run(trained["run"])  # saves every clip's embedding
-    return trained["run"], trained["train_s"]
+def trained_run(data: Path, name: str, settings: dict, train: bool = True) -> runs.Run | None:
+    """The scored run ``name``, trained and scored unless already done (None when it is not
+    and ``train`` is off)."""
+    run = runs.Run(runs.run_path(name))
+    if run.metrics_path.is_file():  # written once scoring has saved every embedding
+        return run
+    if not train:
+        return None
+    run = train_seed_child(data, name, settings)["run"]
+    pipeline.score_run(run)  # saves every clip's embedding
+    return run
 
 
-def paired(rows: dict[str, list[dict]], label: str, baseline: str, backend: str) -> str:
-    ours = [s["official_score"] for s in rows[f"{label} + {backend}"]]
-    theirs = [s["official_score"] for s in rows[f"{baseline} + {backend}"]]
-    diff = np.array(ours) - np.array(theirs)
+def backend_scores(run: runs.Run) -> dict[str, dict]:
+    """``{backend: summary}`` of the run's saved embeddings, kept in the run folder so that a
+    later report reuses them."""
+    saved = run.path / "bench_seed_recipe.json"
+    if saved.is_file():
+        return json.loads(saved.read_text())
+    summaries = score_run(run, None)
+    saved.write_text(json.dumps(summaries))
+    return summaries
+
+
+def training_seconds(run: runs.Run) -> float:
+    """Wall time of the run's training (its status' start to finish), audio loading included."""
+    status = json.loads(run.status_path.read_text())
+    started, finished = (dt.datetime.fromisoformat(status[k]) for k in ("started", "finished"))
+    return (finished - started).total_seconds()
+
+
+def paired(scores: dict, key: str, base: str, backend: str, base_backend: str | None = None,
+           ) -> str:
+    """Paired difference of official scores, ``key`` + ``backend`` minus ``base`` +
+    ``base_backend``, over the seeds both have: mean ± standard error, per seed."""
+    seeds = sorted(s for k, s in scores if k == key and (base, s) in scores)
+    diff = np.array([scores[key, s][backend]["official_score"]
+                     - scores[base, s][base_backend or backend]["official_score"]
+                     for s in seeds])
+    if not len(diff):
+        return "no common seed"
     se = diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else float("nan")
     return (f"{diff.mean():+.4f} ± {se:.4f}, higher on {(diff > 0).sum()} of {len(diff)} "
-            f"({' '.join(f'{d:+.3f}' for d in diff)})")
+            f"seeds {seeds} ({' '.join(f'{d:+.3f}' for d in diff)})")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--systems", nargs="+", choices=list(SYSTEMS), default=["old", "recipe"])
-    parser.add_argument("--baseline", choices=list(SYSTEMS), default=None,
-                        help="the system the others are paired with (default: the first)")
+    parser.add_argument("--baselines", nargs="+", choices=list(SYSTEMS), default=None,
+                        help="the systems the others are paired with (default: the first)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--workspace", default=None, help="runs and demo data (default: a new "
                         "temporary folder); give the same one to reuse another process's runs")
+    parser.add_argument("--no-train", dest="train", action="store_false",
+                        help="only report the runs already finished in the workspace")
     parser.add_argument("--append", action="store_true", help="append to bench/RESULTS.md")
     args = parser.parse_args()
     os.environ["ASD_WORKSPACE_DIR"] = args.workspace or tempfile.mkdtemp(prefix="asd-recipe-")
     scoring.SCORERS.update(RAW_CENTRE_BACKENDS)
-    baseline = args.baseline or args.systems[0]
-    systems = [baseline] + [s for s in args.systems if s != baseline]
-    rows: dict[str, list[dict]] = {}
+    baselines = args.baselines or args.systems[:1]
+    systems = list(dict.fromkeys(baselines + args.systems))
+    scores: dict[tuple[str, int], dict[str, dict]] = {}
     train_s: dict[str, list[float]] = {}
+    width = None
     for seed in args.seeds:
-        data = demo_dataset(seed)
+        data = demo_dataset(seed) if args.train else None
         for key in systems:
             label, settings = SYSTEMS[key]
             config = {**settings, "epochs": args.epochs, "seed": seed,
                       "num_threads": args.threads}
-            run, seconds = trained_run(data, f"recipebench-{key}-{seed}", config)
-            if seconds is not None:
-                train_s.setdefault(label, []).append(seconds)
-            for backend, summary in score_run(run, None).items():
-                rows.setdefault(f"{label} + {backend}", []).append(summary)
-            default = rows[f"{label} + knn-ldn-all"][-1]["official_score"]
-            print(f"seed {seed}, {label}: knn-ldn-all {default:.4f}", flush=True)
-    base_label = SYSTEMS[baseline][0]
-    lines = [f"- {SYSTEMS[key][0]} + {backend}: "
-             f"{paired(rows, SYSTEMS[key][0], base_label, backend)}"
-             for key in systems[1:] for backend in scoring.SCORERS]
-    meta = json.loads((run.weights_dir / pipeline.JOINT_WEIGHTS / "model.json").read_text())
-    body = (f"Demo preset (v2), dataset and model seeds {args.seeds}, {args.epochs} epoch(s), "
-            f"width {meta['config']['width']}, {args.threads} CPU thread(s); every run scored "
-            "from its saved embeddings with every backend (\"raw centres\": knn-dg / knn-ldn "
-            "with normalize_centres=False). Settings over the model's defaults: "
-            + "; ".join(f"{SYSTEMS[k][0]}: {SYSTEMS[k][1] or 'none'}" for k in systems)
+            run = trained_run(data, f"recipebench-{key}-{seed}", config, args.train)
+            if run is None:
+                continue
+            train_s.setdefault(label, []).append(training_seconds(run))
+            meta = json.loads((run.weights_dir / pipeline.JOINT_WEIGHTS / "model.json")
+                              .read_text())
+            width = meta["config"]["width"]
+            scores[key, seed] = backend_scores(run)
+            print(f"seed {seed}, {label}: knn-ldn-all "
+                  f"{scores[key, seed]['knn-ldn-all']['official_score']:.4f}", flush=True)
+    rows: dict[str, list[dict]] = {}
+    for key in systems:
+        seeds = [s for s in args.seeds if (key, s) in scores]
+        for backend in scoring.SCORERS:
+            if seeds:
+                rows[f"{SYSTEMS[key][0]} (seeds {seeds}) + {backend}"] = [
+                    scores[key, s][backend] for s in seeds]
+    lines = [f"- {SYSTEMS[key][0]} against {SYSTEMS[base][0]}, {backend}: "
+             + paired(scores, key, base, backend)
+             for i, base in enumerate(baselines) for key in systems
+             if key != base and key not in baselines[:i] for backend in scoring.SCORERS]
+    lines += [f"- {SYSTEMS[key][0]}, {raw} against normalised centres: "
+              + paired(scores, key, key, raw, raw.replace(" raw centres", ""))
+              for key in systems for raw in RAW_CENTRE_BACKENDS]
+    lines = [line for line in lines if not line.endswith("no common seed")]
+    body = (f"Demo preset (v2), dataset and model seeds {args.seeds} (where a run finished), "
+            f"{args.epochs} epoch(s), width {width}, {args.threads} CPU thread(s) per run; "
+            "every run scored from its saved embeddings with every backend (\"raw centres\": "
+            "knn-dg / knn-ldn with normalize_centres=False). Settings over the model's "
+            "defaults: " + "; ".join(f"{SYSTEMS[k][0]}: {SYSTEMS[k][1] or 'none'}"
+                                     for k in systems)
             + ".\n\n" + table(rows) + "\n\n"
-            f"Paired differences against {base_label} (mean ± standard error over seeds):\n\n"
+            "Paired differences (mean ± standard error over the common seeds):\n\n"
             + "\n".join(lines) + "\n\n"
-            "Training time per run (child process, audio loading included): "
-            + (", ".join(f"{label} {np.mean(t):.0f} s" for label, t in train_s.items())
-               or "all runs reused"))
+            "Training wall time per run (child process, audio loading included; the machine "
+            "was shared with other jobs): "
+            + ", ".join(f"{label} {np.mean(t):.0f} s" for label, t in train_s.items()))
     print(body, flush=True)
     if args.append:
         results.append("bench_seed_recipe.py: seed model, old defaults against the recipe's",

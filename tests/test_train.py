@@ -15,8 +15,7 @@ from asdcore.errors import Cancelled
 from asdcore.models.seresnet import CPU_WIDTH, FULL_WIDTH, SEResNetConfig, SEResNetEmbedder
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = dict(width=4, embedding_dim=16, subclusters=4, batch_size=16, device="cpu", num_threads=1,
-            seconds=None)  # each machine's own clip length (2.4 s here), not 10 s: fast
+TINY = dict(width=4, embedding_dim=16, subclusters=4, batch_size=16, device="cpu", num_threads=1)
 
 
 @pytest.fixture(scope="module")

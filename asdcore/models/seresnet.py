@@ -3,10 +3,10 @@ jointly on every machine type to tell apart machine x section x domain x attribu
 with AdaCos heads and self-supervised exchange classes (DCASE.md section 5).
 
 - Front end (inside the model, so waveform-level augmentation runs on the training device):
-  clips repeated or cropped to ``seconds`` (10 s, as the seed repeats them),
+  clips repeated or cropped to ``seconds`` (the seed repeats them to 10 s),
   `asdcore.features.LogMel` with the seed defaults (200 Hz high-pass, 200 Hz - 8 kHz, 128 mels),
-  and for the second branch the magnitude of the whole clip's real FFT (linear, as the recipe
-  feeds it, or in dB: ``spectrum_input``).
+  and for the second branch the magnitude of the whole clip's real FFT (in dB, or linear as
+  the recipe feeds it: ``spectrum_input``).
 - Spectrogram branch: input batch normalisation per mel band, a 7x7/2 stem with max pooling and
   the four ResNet18 stages of two basic blocks each (widths w, 2w, 4w, 8w), every block with
   squeeze-and-excitation; max over frequency, mean over time, then two dense layers to the
@@ -19,12 +19,13 @@ with AdaCos heads and self-supervised exchange classes (DCASE.md section 5).
   span machines), so `asdcore.pipeline` hands it every machine's clips at once and it reads the
   audio itself (``fit_clips`` / ``embed_clips``).
 
-Training (`asdcore.train`) minimises main head + exchange head, as the SSL recipe does: the
-main AdaCos head over C classes (fixed centres) sees every sample's embedding before FeatEx
-with its mixup label; the exchange head over 3C (StatEx or FeatEx) or 9C (both), with trained
-centres, sees the exchanged embeddings. Both adapt their scale on every batch. Each clip starts
-at a random point of its repetition, and mixup mixes waveforms and labels before the rest.
-Settings a saved run lacks keep the behaviour it was trained with (``SEResNetConfig.legacy``).
+Training (`asdcore.train`) minimises main head + exchange head: the main AdaCos head over C
+classes sees the samples no exchange touched (``main_head_samples``; the SSL recipe feeds it
+every sample's embedding before FeatEx with its mixup label); the exchange head over 3C (StatEx
+or FeatEx) or 9C (both) sees the exchanged embeddings. Mixup mixes waveforms and labels before
+either. ``SEResNetConfig.recipe`` holds the recipe's way of every setting where the defaults
+differ from it (issue 16; measured in bench/RESULTS.md); settings a saved run lacks keep the
+behaviour it was trained with (``SEResNetConfig.legacy``).
 """
 
 from __future__ import annotations
@@ -73,8 +74,15 @@ class SEResNetConfig(Config):
     """Network, heads, augmentation and training settings of the seed model."""
 
     what: ClassVar[str] = "seed model"
-    # Settings that now follow the SSL recipe (wilkinghoff/ssl4asd), with what a saved config
-    # that lacks them was trained with: a run saved before them reloads and resumes as it was.
+    # The settings of issue 16 as the SSL recipe (wilkinghoff/ssl4asd) has them. Not the
+    # defaults: on the demo they scored below the defaults (bench/RESULTS.md, 2026-12-06), and a
+    # default changes only when it measures better by the rule written there.
+    recipe: ClassVar[dict] = {
+        "seconds": MAX_SECONDS, "random_offset": True, "temporal_norm": True,
+        "spectrum_input": "magnitude", "dynamic_scale": True,
+        "trainable_exchange_centres": True, "main_head_samples": "all"}
+    # What a saved config that lacks one of these settings was trained with (`from_saved`), so
+    # a run saved before they existed reloads and resumes as it was, whatever the defaults.
     legacy: ClassVar[dict] = {
         "seconds": None, "random_offset": False, "temporal_norm": False,
         "spectrum_input": "db", "spectrum_highpass": False, "dynamic_scale": False,
@@ -87,29 +95,30 @@ class SEResNetConfig(Config):
     # mean over time: frequency positions are lost) or "time" (max over time, the frequency
     # positions kept side by side, as in the SSL recipe's code).
     pooling: str = "global"
-    temporal_norm: bool = True  # subtract each mel band's mean over time (the recipe's CMN)
+    # Subtract each mel band's mean over time (the recipe's CMN).
+    temporal_norm: bool = False
     # The spectrum branch's input: the linear "magnitude" of the clip's FFT (the recipe's) or
     # its "db" level; ``spectrum_highpass`` weights it with the log-mel's 200 Hz high-pass.
-    spectrum_input: str = "magnitude"
+    spectrum_input: str = "db"
     spectrum_highpass: bool = False
-    # Clip length: every clip is repeated (or cut) to it, as the seed repeats clips to 10 s;
-    # None: the longest machine's median clip length, at most 10 s.
-    seconds: float | None = MAX_SECONDS
+    # Clip length every clip is repeated (or cut) to (the seed repeats clips to 10 s); None:
+    # the longest machine's median clip length, at most 10 s.
+    seconds: float | None = None
     # In training each clip starts at a random point of its repetition (the recipe tiles each
     # clip and cuts it at a random offset); embedding always starts at the beginning.
-    random_offset: bool = True
+    random_offset: bool = False
     subclusters: int = 16  # AdaCos centres per class; 1 = plain AdaCos
-    # The recipe's AdaCos scale adapts on every training batch; False: the fixed scale
+    # Adapt the AdaCos scale on every training batch (the recipe); False: the fixed scale
     # sqrt(2) ln(N - 1).
-    dynamic_scale: bool = True
+    dynamic_scale: bool = False
     # The recipe keeps the main head's class centres fixed (the embedding space cannot collapse
     # onto a few learned directions) and trains the exchange head's.
     trainable_centres: bool = False  # the main head's
-    trainable_exchange_centres: bool = True
+    trainable_exchange_centres: bool = False
     # Which samples train the main head (C classes): "all" (the recipe: every sample, on the
     # embedding before FeatEx, with its mixup label; StatEx'd ones keep their own label) or
-    # "unexchanged" (only samples neither StatEx nor FeatEx touched).
-    main_head_samples: str = "all"
+    # "unexchanged" (only samples neither StatEx nor FeatEx touched, about a quarter).
+    main_head_samples: str = "unexchanged"
     mixup: bool = setting(True, "Mixup", "checkbox", group=_SWITCHES)
     mixup_p: float = 0.5
     statex: bool = setting(True, "StatEx (statistics exchange, self-supervised)", "checkbox",
