@@ -48,13 +48,23 @@ class TrainConfig(Config):
     labels: list[str] = field(default_factory=list)  # label CSVs (file,label): pseudo-attributes
 
 
-def model_for(config: TrainConfig):
-    """A fresh, untrained model of the configured kind and settings."""
+def model_for(config: TrainConfig, saved: bool = False):
+    """A fresh, untrained model of the configured kind and settings.
+
+    ``saved``: ``config`` is a run's saved config. `queue_run` saves every model setting, so a
+    setting one lacks is from a run queued before that setting existed: it takes the value the
+    run was trained with (``from_saved``), not today's default."""
     cls = get_model_class(config.model)
     settings = dict(config.model_config)
     if "device" in cls.config_class.known_keys():
         settings.setdefault("device", config.device)
-    return cls(cls.config_class.from_dict(settings))
+    read = cls.config_class.from_saved if saved else cls.config_class.from_dict
+    return cls(read(settings))
+
+
+def model_settings(config: TrainConfig, saved: bool = False) -> dict:
+    """Every setting of the model ``config`` trains (`model_for`), as JSON values."""
+    return model_for(config, saved).config.to_dict()
 
 
 def _machines_to_use(ds: dataset.Dataset, wanted: list[str]) -> list[str]:
@@ -93,7 +103,7 @@ def train_run(run: Run, progress: ProgressFn | None = None,
     for index, machine in enumerate(machines):
         check_cancel(cancel)
         train = ds.clips[(ds.clips["machine"] == machine) & (ds.clips["split"] == "train")]
-        model = model_for(config)
+        model = model_for(config, saved=True)
         step = stage(progress, 2 * index, 2 * len(machines), f"{machine} features")
         logmels = features.extract(train["path"].tolist(),
                                    model.feature_config(_clip_seconds(train)),
@@ -111,7 +121,7 @@ def _train_jointly(run: Run, config: TrainConfig, ds: dataset.Dataset, machines:
     from asdcore.train import current_distributed
 
     clips = ds.clips[ds.clips["machine"].isin(machines)]
-    model = model_for(config)
+    model = model_for(config, saved=True)
     model.fit_clips(clips[clips["split"] == "train"], clips[clips["split"] == "supplemental"],
                     pseudo_labels=training_labels(config), progress=progress,
                     cancel=cancel, checkpoint=run.path / "checkpoint.pt")
@@ -286,8 +296,10 @@ def queue_run(name: str, config: TrainConfig, overwrite: bool = False,
     """
     from asdcore.labels import read_label_csv, write_label_csv
 
-    # Invalid settings or unreadable label files: a clear error before a run exists.
-    model_for(config)
+    # Invalid settings or unreadable label files: a clear error before a run exists. Every
+    # model setting is saved, not only the ones given, so a later change of a default does
+    # not change what the run trains when it is resumed or reproduced.
+    config = dataclasses.replace(config, model_config=model_settings(config))
     for path in config.labels:
         read_label_csv(path)
     label_paths = {machine: runs.run_path(name) / "labels" / f"{machine}.csv"

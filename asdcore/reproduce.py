@@ -202,8 +202,9 @@ def trained_run(path: Path, config: TrainConfig, label_sets: dict | None,
 def _check_same_recipe(run: runs.Run, config: TrainConfig, label_sets: dict) -> None:
     saved = TrainConfig.from_dict(run.config())
     wanted = {"data": config.data, "model": config.model,
-              "settings": json.loads(json.dumps(config.model_config))}
-    found = {"data": saved.data, "model": saved.model, "settings": saved.model_config}
+              "settings": pipeline.model_settings(config)}
+    found = {"data": saved.data, "model": saved.model,
+             "settings": pipeline.model_settings(saved, saved=True)}
     merged = {file: label for labels_of in label_sets.values() for file, label in labels_of.items()}
     differs = [key for key in wanted if wanted[key] != found[key]]
     if pipeline.training_labels(saved) != merged:

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from asdcore import pipeline, runs, scoring, synth  # noqa: E402
+from asdcore import pipeline, scoring, synth  # noqa: E402
 from asdcore.features import resolve_device  # noqa: E402
 from asdcore.paths import cache_dir  # noqa: E402
 from bench import results  # noqa: E402
@@ -43,7 +43,7 @@ def train_and_score(data: Path, name: str, model: str, backends, device: str = "
                     **model_config) -> dict:
     config = pipeline.TrainConfig(data=str(data), model=model, device=device,
                                   model_config=model_config)
-    run = runs.create_run(name, config, overwrite=True)
+    run = pipeline.queue_run(name, config, overwrite=True)
     start = time.perf_counter()
     with run.working():
         pipeline.train_run(run)

@@ -22,7 +22,7 @@ def cli(*args):
 def _train(tiny_data, name, model, machines=(), **model_config):
     config = pipeline.TrainConfig(data=str(tiny_data), model=model, machines=list(machines),
                                   device="cpu", model_config=model_config)
-    run = runs.create_run(name, config, overwrite=True)
+    run = pipeline.queue_run(name, config, overwrite=True)
     with run.working():
         pipeline.train_run(run)
     return run
@@ -155,3 +155,22 @@ def test_demo_settings_apply_on_the_demo_preset_only(demo_marked_data, tiny_data
     assert pipeline.demo_settings("ae", demo_marked_data) == {}  # the AE has none
     assert pipeline.demo_settings("seresnet18", tiny_data) == {}  # another preset
     assert pipeline.demo_settings("seresnet18", tmp_path) == {}  # no manifest: the user's data
+
+
+def test_a_queued_run_saves_every_model_setting_and_older_runs_keep_theirs(tiny_data):
+    """queue_run saves the whole model config, so a later change of a default does not change
+    what a run trains on resume; a run saved before a setting existed (its config lacks it)
+    trains with the setting's legacy value, not today's default."""
+    from asdcore.models import SEResNetConfig
+
+    config = pipeline.TrainConfig(data=str(tiny_data), model="seresnet18", device="cpu",
+                                  model_config={"epochs": 3})
+    run = pipeline.queue_run("full-config", config, overwrite=True)
+    saved = run.config()["model_config"]
+    assert set(saved) == set(SEResNetConfig.known_keys()) and saved["epochs"] == 3
+    assert SEResNetConfig.from_dict(saved) == SEResNetConfig(epochs=3, device="cpu")
+
+    older = pipeline.TrainConfig.from_dict({**run.config(), "model_config": {"epochs": 3}})
+    resumed = pipeline.model_for(older, saved=True).config
+    assert resumed == SEResNetConfig(epochs=3, device="cpu", **SEResNetConfig.legacy)
+    assert pipeline.model_for(older).config == SEResNetConfig(epochs=3, device="cpu")

@@ -39,10 +39,11 @@ def _same(a, b):
 
 
 def test_classes_machines_and_clip_length(tiny_clips):
-    embedder = _fit(tiny_clips, epochs=1)
+    embedder = _fit(tiny_clips, epochs=1, seconds=None)
     train, supplemental = tiny_clips
     assert embedder.machines_ == sorted(train["machine"].unique())
     assert embedder.seconds_ == pytest.approx(2.4)  # the longest machine (ToyCar), under 10 s
+    assert SEResNetConfig().seconds == 10.0  # by default every clip is repeated to 10 s
     # Attribute-less machines contribute machine x section x domain classes.
     assert "slider/00/source/" in embedder.classes_
     assert any(c.startswith("fan/00/target/") for c in embedder.classes_)
@@ -144,10 +145,10 @@ def test_cli_train_score_with_labels_resume(tiny_data, tmp_path):
 def test_pipeline_backends(tiny_data):
     config = pipeline.TrainConfig(data=str(tiny_data), model="seresnet18", device="cpu",
                                   model_config={**TINY, "epochs": 1})
-    run = runs.create_run("seed-pipeline", config, overwrite=True)
+    run = pipeline.queue_run("seed-pipeline", config, overwrite=True)
     with run.working():
         pipeline.train_run(run)
-    assert pipeline.backends_for("seresnet18")[0] == "knn-ldn-all"  # best on the demo
+    assert pipeline.backends_for("seresnet18")[0] == "knn"  # the recipe's
     for backend in pipeline.backends_for("seresnet18"):
         result = pipeline.score_run(run, backend=backend)
         assert len(result["table"]) == 7 and result["official_score"] is not None
