@@ -127,8 +127,18 @@ def _print_label_summary(args, ds, result, change_set, store) -> None:
     counts = Counter(result.labels.values())
     for label in result.centres if args.how == "envelope" else sorted(counts):
         count = counts[label]
-        centre = f" (median {result.centres[label]:.2f} Hz)" if args.how == "envelope" else ""
+        centre = ""
+        if args.how == "envelope":
+            family = " ".join(map(str, result.families.get(label, [])[:12]))
+            centre = (f" (median {result.centres[label]:.2f} Hz"
+                      + (f", harmonics seen {family})" if family else ")"))
         print(f"{label}: {count} clips{centre}")
+    for group in getattr(result, "groups", []):  # clustering: why this many labels
+        if group["criterion"] != "given":
+            tried = " ".join(f"{k}:{group['scores'][k]:.2f}/{group['stability'][k]:.2f}"
+                             for k in group["scores"])
+            print(f"k={group['k']} ({group['domain']}): highest silhouette among stable k "
+                  f"(silhouette/stability per k: {tried or 'none'})")
     quality = labels.label_quality(result.labels, labels.machine_clips(ds, args.machine))
     if quality is not None:
         print(f"against the known attributes: ARI {quality['ari']:.3f} NMI {quality['nmi']:.3f} "
@@ -433,11 +443,13 @@ def build_parser() -> argparse.ArgumentParser:
     cluster.add_argument("--reduce", choices=["pca", "umap"], default="pca")
     cluster.add_argument("--per-domain", action="store_true",
                          help="cluster source and target clips separately")
-    cluster.add_argument("--run", default=None, help="run whose embeddings --feature embedding uses")
+    cluster.add_argument("--run", default=None,
+                         help="run whose embeddings --feature embedding uses")
     cluster.add_argument("--band", type=float, nargs=2, metavar=("LO", "HI"), default=None,
                          help="band of --feature envelope in Hz (default: kurtogram suggestion)")
     envelope.add_argument("--band", type=float, nargs=2, metavar=("LO", "HI"), default=None,
-                          help="band in Hz whose envelope is analysed (default: kurtogram suggestion)")
+                          help="band in Hz whose envelope is analysed (default: kurtogram "
+                               "suggestion)")
     envelope.add_argument("--fmin", type=float, default=CHARACTERISTIC_RANGE[0],
                           help="lowest characteristic frequency searched (Hz)")
     envelope.add_argument("--fmax", type=float, default=CHARACTERISTIC_RANGE[1],

@@ -276,6 +276,9 @@ MAX_HARMONIC_OFFSET = 0.1
 # candidate that does wins (a lower one explains as much by fitting any line at some harmonic).
 EXPLAINED_SHARE = 0.8
 LINE_RELATIVE = 0.05  # ... and at least this share of the strongest line (-26 dB)
+# A family shows its fundamental or second harmonic: one seen only from its 7th harmonic up
+# is a common divisor of unrelated lines, not a fundamental.
+FAMILY_LOWEST_HARMONIC = 2
 LINE_WEIGHT_CAP = 4.0  # a line weighs its height above the threshold, at most this many of it
 
 
@@ -320,7 +323,8 @@ def family_fundamental(line_freqs: np.ndarray, heights: np.ndarray, fmin: float,
     Each line weighs its height above the line ``threshold``, at most `LINE_WEIGHT_CAP`
     thresholds (a clear line counts fully however strong; one that barely passed, often noise,
     hardly at all). Candidates are every line over 1..`MAX_HARMONIC`; the largest whose
-    harmonics (within ``tolerance``) hold `EXPLAINED_SHARE` of the weight wins (a
+    harmonics (within ``tolerance``, one of them at most the `FAMILY_LOWEST_HARMONIC`-th)
+    hold `EXPLAINED_SHARE` of the weight wins (a
     subharmonic-sum approximate greatest common divisor), refined as the weighted mean of
     line / harmonic number. ``(0.0, ())`` when no candidate explains enough.
     """
@@ -333,7 +337,8 @@ def family_fundamental(line_freqs: np.ndarray, heights: np.ndarray, fmin: float,
     total = weights.sum()
     for f0 in candidates:
         numbers, fits = _harmonic_fit(line_freqs, f0, tolerance)
-        if weights[fits].sum() >= EXPLAINED_SHARE * total:
+        if (weights[fits].sum() >= EXPLAINED_SHARE * total
+                and numbers[fits].min() <= FAMILY_LOWEST_HARMONIC):
             refined = float(np.average(line_freqs[fits] / numbers[fits],
                                        weights=weights[fits] + _TINY))
             return refined, tuple(sorted({int(n) for n in numbers[fits]}))

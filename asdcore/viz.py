@@ -6,6 +6,8 @@ nothing here reads files or knows about Streamlit.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 import plotly.express as px
@@ -201,20 +203,26 @@ def spectra_figure(freqs: np.ndarray, spectra: np.ndarray, clips: pd.DataFrame,
     return fig
 
 
+MARKER_COLOURS = ("#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2")
+
+
 def envelope_spectrum_figure(freqs: np.ndarray, spectrum: np.ndarray,
-                             markers: np.ndarray = np.empty(0), marker_name: str = "harmonics"
-                             ) -> go.Figure:
+                             markers: np.ndarray = np.empty(0), marker_name: str = "harmonics",
+                             more_markers: dict[str, np.ndarray] | None = None) -> go.Figure:
     """An envelope spectrum with vertical lines at ``markers`` (the harmonics of a
-    characteristic frequency, say), one legend entry for all of them."""
+    characteristic frequency, say), one legend entry for all of them, and one more entry per
+    set in ``more_markers`` (bearing fault lines, say)."""
     fig = go.Figure(go.Scatter(x=freqs, y=spectrum, mode="lines", name="envelope spectrum",
                                line=dict(width=1, color="#1f77b4"),
                                hovertemplate="%{x:.1f} Hz: %{y:.3g}<extra></extra>"))
-    if len(markers):
-        top = float(np.max(spectrum)) if len(spectrum) else 1.0
-        fig.add_trace(go.Scatter(
-            x=np.repeat(markers, 3), y=np.tile([0.0, top, np.nan], len(markers)), mode="lines",
-            name=marker_name, line=dict(width=1, dash="dot", color="#d62728"),
-            hovertemplate="%{x:.2f} Hz<extra></extra>"))
+    top = float(np.max(spectrum)) if len(spectrum) else 1.0
+    sets = {marker_name: markers, **(more_markers or {})}
+    for (name, at), colour in zip(sets.items(), itertools.cycle(MARKER_COLOURS)):
+        if len(at):
+            fig.add_trace(go.Scatter(
+                x=np.repeat(at, 3), y=np.tile([0.0, top, np.nan], len(at)), mode="lines",
+                name=name, line=dict(width=1, dash="dot", color=colour),
+                hovertemplate="%{x:.2f} Hz<extra></extra>"))
     fig.update_layout(xaxis_title="envelope frequency (Hz)", yaxis_title="amplitude",
                       height=300, margin=dict(t=10, b=10))
     return fig

@@ -23,7 +23,7 @@ from asdcore.constants import (
 )
 from asdcore.errors import ASDError
 from asdcore.labels import suggest_band
-from asdcore.labels.bands import BandStore, check_band
+from asdcore.labels.bands import BandStore, BearingStore, bearing_entry, check_band
 from asdcore.plot_events import band_from_selection
 
 app_pages.run_through_app()  # a deep link before app.py ever ran
@@ -187,8 +187,89 @@ def band_controls(store: BandStore | None,
     return band
 
 
+def family_text(harmonics: tuple[int, ...], shown: int = 8) -> str:
+    """``1, 2, 5, 10 ...`` for the first harmonic numbers seen, "none" without any."""
+    if not harmonics:
+        return "none"
+    return ", ".join(map(str, harmonics[:shown])) + (" ..." if len(harmonics) > shown else "")
+
+
+def bearing_lines(store: BearingStore | None, detected_hz: float, focused: dsp.Characteristic
+                  ) -> tuple[dict[str, np.ndarray], list[dict]]:
+    """Bearing fault lines for the envelope spectrum: a saved bearing, a geometry or published
+    multipliers, and a shaft rate (given, or the characteristic frequency found); returns the
+    marker sets (one per fault line) and the fault band metrics of the inspected clip."""
+    try:
+        bearings = store.bearings() if store is not None else {}
+    except ASDError as err:  # an unreadable bearing file: lines can still be drawn
+        st.warning(str(err))
+        bearings = {}
+    with st.expander("Bearing fault frequencies (BPFO, BPFI, BSF, FTF)"):
+        kinds = (["Saved bearing"] if bearings else []) + ["Geometry", "Multipliers"]
+        kind = st.radio("Bearing from", kinds, horizontal=True, key="spectra_bearing_kind")
+        entry: dict = {}
+        if kind == "Saved bearing":
+            saved = st.selectbox("Saved bearing", list(bearings), key="spectra_bearing_saved")
+            entry = bearings[saved]
+        elif kind == "Geometry":
+            cols = st.columns(4)
+            entry["geometry"] = {
+                "n_elements": cols[0].number_input("Rolling elements", 0, 100, 0,
+                                                   key="spectra_bearing_n"),
+                "ball_diameter": cols[1].number_input("Ball diameter", 0.0, 1e4, 0.0,
+                                                      key="spectra_bearing_d"),
+                "pitch_diameter": cols[2].number_input("Pitch diameter", 0.0, 1e4, 0.0,
+                                                       key="spectra_bearing_pd"),
+                "contact_angle_deg": cols[3].number_input("Contact angle (deg)", 0.0, 89.0, 0.0,
+                                                          key="spectra_bearing_angle")}
+        else:
+            cols = st.columns(4)
+            entry["multipliers"] = {
+                line: cols[i].number_input(f"{line} (x shaft)", 0.0, 100.0, 0.0, format="%.4f",
+                                           key=f"spectra_bearing_{line}")
+                for i, line in enumerate(dsp.BEARING_LINES)}
+            entry["multipliers"] = {k: v for k, v in entry["multipliers"].items() if v > 0}
+        cols = st.columns(3)
+        shaft = cols[0].number_input(
+            "Shaft speed (Hz; 0: the characteristic frequency found)", 0.0, 1e4,
+            float(entry.get("shaft_hz") or 0.0), key="spectra_bearing_shaft")
+        harmonics = cols[1].number_input("Harmonics", 1, 5, 3, key="spectra_bearing_harmonics")
+        sidebands = cols[2].number_input("Shaft-rate sidebands", 0, 3, 1,
+                                         key="spectra_bearing_sidebands")
+        if kind == "Geometry" and not entry["geometry"]["n_elements"]:
+            return {}, []
+        if kind == "Multipliers" and not entry["multipliers"]:
+            return {}, []
+        try:
+            if kind != "Saved bearing":
+                entry = bearing_entry(**entry, shaft_hz=shaft or None)
+            shaft_hz = shaft or entry.get("shaft_hz") or detected_hz
+            bands = dsp.fault_bands(shaft_hz, entry["multipliers"], harmonics, sidebands)
+        except ASDError as err:
+            st.error(str(err))
+            return {}, []
+        st.caption(f"Shaft rate {shaft_hz:.2f} Hz; " + ", ".join(
+            f"{line} {m * shaft_hz:.2f} Hz" for line, m in entry["multipliers"].items()))
+        if store is not None and kind != "Saved bearing":
+            name_col, save_col = st.columns([4, 1], vertical_alignment="bottom")
+            name = name_col.text_input("Name for this bearing", key="spectra_bearing_name",
+                                       placeholder="e.g. drive end")
+            if save_col.button("Save bearing", width="stretch"):
+                try:
+                    store.save(name, multipliers=entry["multipliers"],
+                               geometry=entry["geometry"], shaft_hz=entry["shaft_hz"])
+                    st.success(f"Saved the bearing {name.strip()}.")
+                except ASDError as err:
+                    st.error(str(err))
+    markers = {line: np.array([b["centre"] for b in bands if b["line"] == line
+                               and b["centre"] <= focused.freqs[-1]])
+               for line in entry["multipliers"]}
+    return markers, dsp.fault_band_metrics(focused.spectrum, focused.freqs, bands)
+
+
 def band_analysis(focus: pd.Series, shown: pd.DataFrame, spectra_db: np.ndarray,
-                  freqs: np.ndarray, band: tuple[float, float]) -> None:
+                  freqs: np.ndarray, band: tuple[float, float],
+                  bearing_store: BearingStore | None = None) -> None:
     """Envelope spectrum of the inspected clip, band metrics of every clip, band playback."""
     with st.expander("Characteristic frequency search range"):
         low_col, high_col = st.columns(2)
@@ -208,17 +289,31 @@ def band_analysis(focus: pd.Series, shown: pd.DataFrame, spectra_db: np.ndarray,
                      "label": clip["label"], **dsp.band_metrics(psd, freqs, band),
                      "characteristic_freq": found.f0, "salience": found.salience})
     focused = envelope_analysis(focus["path"], band, fmin, fmax)
-    f0 = focused.f0 if focused.salience > 0 else 0.0
+    f0 = focused.f0 if focused.salience > 0 or focused.harmonics else 0.0
     st.markdown(f"**Envelope spectrum of {Path(focus['file']).name}** in "
                 f"{band[0]:g}-{band[1]:g} Hz")
-    cols = st.columns(3)
+    cols = st.columns(4)
     cols[0].metric("Characteristic frequency", f"{f0:.2f} Hz" if f0 else "none found")
-    cols[1].metric("Harmonic salience", f"{focused.salience:.3g}")
-    cols[2].metric("Band width", f"{band[1] - band[0]:g} Hz")
+    cols[1].metric("Harmonic family", family_text(focused.harmonics),
+                   help="Harmonic numbers of the characteristic frequency whose lines the "
+                        "envelope spectrum shows (its family: shaft rate, vane pass ...).")
+    cols[2].metric("Harmonic salience", f"{focused.salience:.3g}")
+    cols[3].metric("Band width", f"{band[1] - band[0]:g} Hz")
+    family = (f0 * np.array(focused.harmonics) if focused.harmonics
+              else dsp.harmonic_markers(f0, float(focused.freqs[-1]), count=2 * dsp.N_HARMONICS))
+    fault_markers, fault_rows = bearing_lines(bearing_store, f0, focused)
     st.plotly_chart(viz.envelope_spectrum_figure(
-        focused.freqs, focused.spectrum,
-        dsp.harmonic_markers(f0, float(focused.freqs[-1]), count=2 * dsp.N_HARMONICS),
-        f"harmonics of {f0:.2f} Hz"), width="stretch")
+        focused.freqs, focused.spectrum, family,
+        f"family of {f0:.2f} Hz" if focused.harmonics else f"harmonics of {f0:.2f} Hz",
+        fault_markers), width="stretch")
+    if fault_rows:
+        st.markdown("**Bearing fault bands** (envelope energy near each line of the inspected "
+                    "clip; share: of the envelope spectrum's power)")
+        st.dataframe(pd.DataFrame(fault_rows)[
+            ["line", "harmonic", "sideband", "centre", "low", "high", "peak_freq",
+             "peak_level", "power_share"]].round(4), hide_index=True, width="stretch",
+            column_config={"centre": "centre (Hz)", "peak_freq": "peak (Hz)",
+                           "peak_level": "peak amplitude"})
     st.markdown("**Band metrics** (from the Welch spectra and envelope spectra)")
     st.dataframe(pd.DataFrame(rows).round(3), hide_index=True, width="stretch",
                  column_config={"peak_freq": "peak (Hz)", "peak_level": "peak (dB)",
@@ -249,9 +344,10 @@ def page() -> None:
     try:
         store = BandStore.open(ds.root, machine)
         bands = store.bands()
+        bearing_store = BearingStore.open(ds.root, machine)
     except ASDError as err:  # saving bands needs one folder per machine; the rest still works
         st.warning(str(err))
-        store, bands = None, {}
+        store, bands, bearing_store = None, {}, None
 
     focus_id = st.selectbox("Clip to inspect", chosen["clip_id"],
                             format_func=dict(zip(chosen["clip_id"], chosen["file"],
@@ -282,7 +378,8 @@ def page() -> None:
         st.info("The inspected clip cannot be read; choose another to see its envelope spectrum.")
         return
     st.subheader("Envelope spectrum of the band")
-    band_analysis(shown[shown["clip_id"] == focus_id].iloc[0], shown, spectra_db, freqs, band)
+    band_analysis(shown[shown["clip_id"] == focus_id].iloc[0], shown, spectra_db, freqs, band,
+                  bearing_store)
 
 
 page()

@@ -40,6 +40,7 @@ from asdcore.labels import (
     save_result,
 )
 from asdcore.labels.bands import BandStore, check_band
+from asdcore.labels.clustering import MIN_LABEL_CLIPS, MIN_LABEL_SHARE, MIN_STABILITY
 from asdcore.labels.edits import editor_changes, merge_changes, relabel_changes, split_changes
 from asdcore.plot_events import selected_clip_ids
 
@@ -49,7 +50,8 @@ st.title("Pseudo-labels")
 
 KURTOGRAM = "kurtogram suggestion"
 NEW_LABEL = "a new label..."
-K_CHOICES = ["auto", *range(2, 9)]
+K_CHOICES = ["auto", *range(1, 9)]
+K_DIAGNOSTICS = ("scores", "stability", "smallest")  # per k tried: shown by why_k
 UMAP_AVAILABLE = importlib.util.find_spec("umap") is not None  # found, not imported: slow import
 
 
@@ -109,8 +111,8 @@ def make_labels(ds: Dataset, machine: str, store: LabelStore, bands: dict,
         features = [f for f in FEATURES if f != "embedding" or done_runs]
         feature = cols[1].selectbox("Feature", features, key="pl_feature")
         method = cols[2].selectbox("Method", METHODS, key="pl_method",
-                                   help="gmm: Gaussian mixture (BIC picks k); kmeans, ward: "
-                                        "the silhouette picks k")
+                                   help="gmm: Gaussian mixture; kmeans; ward: agglomerative. "
+                                        "With 'auto', stability and the silhouette pick k.")
         reduction = cols[3].selectbox("Reduction", ["pca", "umap"] if UMAP_AVAILABLE else ["pca"],
                                       key="pl_reduction")
         per_domain = cols[4].checkbox("Source and target apart", key="pl_per_domain")
@@ -139,12 +141,15 @@ def make_labels(ds: Dataset, machine: str, store: LabelStore, bands: dict,
                                      reduction=reduction, per_domain=per_domain, band=band,
                                      run=run, progress=bar)
             summary = pd.DataFrame([{name: value for name, value in group.items()
-                                     if name != "scores"} for group in result.groups])
+                                     if name not in K_DIAGNOSTICS} for group in result.groups])
         else:
             result = envelope_labels(ds, machine, band=band, fmin=fmin, fmax=fmax, k=k,
                                      progress=bar)
-            summary = pd.DataFrame({"label": list(result.centres),
-                                    "median frequency (Hz)": list(result.centres.values())})
+            summary = pd.DataFrame({
+                "label": list(result.centres),
+                "median frequency (Hz)": list(result.centres.values()),
+                "harmonic family": [" ".join(map(str, result.families.get(label, [])[:12]))
+                                    for label in result.centres]})
     except ASDError as err:
         st.error(str(err))
         return
@@ -160,6 +165,38 @@ def make_labels(ds: Dataset, machine: str, store: LabelStore, bands: dict,
                 result.params.get("run"))}
 
 
+def why_k(result) -> None:
+    """Why the number of labels is what it is: the criterion per k tried, as a small plot."""
+    groups = getattr(result, "groups", None)
+    if groups is None:  # envelope labels: frequency groups by BIC
+        groups = [{"domain": "all", "k": result.k, "criterion": result.criterion,
+                   "bic": result.scores}]
+    for group in groups:
+        if group["criterion"] == "given":
+            st.caption(f"{group['domain']}: {group['k']} labels, as asked.")
+            continue
+        if group["criterion"] == "bic":
+            table = pd.DataFrame({"BIC": group["bic"]})
+            reason = "the lowest BIC of a mixture of the log frequencies"
+        else:
+            table = pd.DataFrame({"silhouette": group["scores"], "stability": group["stability"],
+                                  "smallest label": group["smallest"]})
+            reason = (f"the highest silhouette among k whose labels are stable (mean ARI of "
+                      f"subsample fits at least {MIN_STABILITY:g}) and at least "
+                      f"{MIN_LABEL_CLIPS} clips ({MIN_LABEL_SHARE:.0%}) each"
+                      if group["k"] > 1 else "no k of 2 or more is stable with labels of "
+                      f"at least {MIN_LABEL_CLIPS} clips: one label")
+        with st.expander(f"Why {group['k']} label(s) ({group['domain']}): {reason}"):
+            if table.empty:
+                st.caption("Too few clips to compare numbers of labels.")
+                continue
+            table.index.name = "k"
+            st.line_chart(table.drop(columns="smallest label", errors="ignore"), height=180)
+            st.dataframe(table.round(3), width="stretch")
+            st.caption("Pick another number under 'Number of labels' and run again to "
+                       "override the choice.")
+
+
 def show_result(result: dict, clips: pd.DataFrame, store: LabelStore, result_key: str) -> None:
     counts = Counter(result["labels"].values())
     sizes = ", ".join(f"{label}: {n}" for label, n in sorted(counts.items()))
@@ -168,6 +205,7 @@ def show_result(result: dict, clips: pd.DataFrame, store: LabelStore, result_key
     if result["params"].get("band"):
         st.caption("Band: {:g}-{:g} Hz".format(*result["params"]["band"]))
     st.dataframe(result["summary"], hide_index=True)
+    why_k(result["result"])
     if result.get("skipped"):
         st.warning(f"{len(result['skipped'])} clip(s) could not be read and have no label: "
                    + "; ".join(f"{s['file']} ({s['reason']})" for s in result["skipped"][:5])

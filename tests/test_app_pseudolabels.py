@@ -88,6 +88,26 @@ def test_envelope_labelling_offers_the_saved_bands(isolated, tiny_data):
     assert all(label.startswith("cf") for label in store.labels().values())
 
 
+def test_why_k_is_shown_and_k_can_be_overridden(isolated, tiny_data):
+    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    click(at, "Run clustering")
+    why = [e.label for e in at.expander if e.label.startswith("Why ")]
+    assert len(why) == 1 and "stable" in why[0]
+    assert any("stability" in d.value.columns for d in at.dataframe)
+    at.selectbox(key="pl_k").set_value(3).run()
+    click(at, "Run clustering")
+    assert any("3 labels, as asked" in c.value for c in at.caption)
+    assert any("3 labels for" in m.value for m in at.markdown)
+
+    at.sidebar.selectbox(key="pl_machine").set_value("bearing").run()
+    at.radio(key="pl_how").set_value("Envelope (characteristic frequency)").run()
+    at.selectbox(key="pl_k").set_value("auto").run()
+    click(at, "Run envelope labelling")
+    summary = next(d.value for d in at.dataframe if "harmonic family" in d.value.columns)
+    assert summary["harmonic family"].str.startswith("1 2").all()
+    assert any(e.label.startswith("Why ") and "BIC" in e.label for e in at.expander)
+
+
 def test_every_machine_with_attributes_is_said_not_raised(isolated, tiny_data):
     at = AppTest.from_file(PAGE, default_timeout=120).run()
     at.sidebar.selectbox(key="pl_machine").set_value("fan").run()

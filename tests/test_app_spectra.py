@@ -80,3 +80,29 @@ def test_an_unreadable_clip_is_reported_not_raised(isolated, tiny_data, tmp_path
     at.multiselect(key="spectra_clips_fan").set_value([victim["clip_id"]]).run()
     assert not at.exception
     assert any("Cannot read" in e.value for e in at.error)
+
+
+def test_bearing_fault_lines_are_drawn_measured_and_saved(isolated, tiny_data):
+    from asdcore.labels.bands import BearingStore
+
+    at = _page()
+    assert any(m.label == "Harmonic family" for m in at.metric)
+    at.radio(key="spectra_bearing_kind").set_value("Multipliers").run()
+    at.number_input(key="spectra_bearing_BPFO").set_value(3.5848).run()
+    at.number_input(key="spectra_bearing_BPFI").set_value(5.4152).run()
+    at.number_input(key="spectra_bearing_shaft").set_value(15.0).run()
+    assert not at.exception and not at.error
+    faults = next(d.value for d in at.dataframe if "power_share" in d.value.columns)
+    assert set(faults["line"]) == {"BPFO", "BPFI"}
+    first = faults[(faults["line"] == "BPFO") & (faults["harmonic"] == 1)
+                   & (faults["sideband"] == 0)].iloc[0]
+    assert first["centre"] == 53.772 and first["low"] <= first["peak_freq"] <= first["high"]
+    assert sorted(faults[faults["line"] == "BPFI"]["sideband"].unique()) == [-1, 0, 1]
+
+    at.text_input(key="spectra_bearing_name").input("drive end").run()
+    next(b for b in at.button if b.label == "Save bearing").click().run()
+    assert not at.exception and at.success
+    saved = BearingStore.open(tiny_data, "bearing").bearings()["drive end"]
+    assert saved["multipliers"] == {"BPFO": 3.5848, "BPFI": 5.4152} and saved["shaft_hz"] == 15.0
+    at.run()  # the next interaction offers it
+    assert "Saved bearing" in at.radio(key="spectra_bearing_kind").options

@@ -39,13 +39,33 @@ def blobs(k=3, per=10, seed=0):
 def test_cluster_points_finds_separated_blobs_and_their_number(method):
     points, truth = blobs()
     found, info = cluster_points(points, method)
-    assert info["k"] == 3 and info["criterion"] in ("bic", "silhouette")
+    assert info["k"] == 3 and info["criterion"] == "stability+silhouette"
     assert sorted(info["sizes"]) == [10, 10, 10] and info["silhouette"] > 0.8
-    assert len(info["scores"]) >= 2
+    assert len(info["scores"]) >= 2 and info["stability"][3] == pytest.approx(1.0)
     # a relabelling of the truth
     assert len({(a, b) for a, b in zip(found, truth, strict=True)}) == 3
     given, info = cluster_points(points, method, k=2)
     assert info["k"] == 2 and info["criterion"] == "given" and len(set(given)) == 2
+
+
+def test_one_loud_dimension_does_not_decide_alone():
+    # two classes apart in three quiet dimensions; a loud fourth one is noise a hundred times
+    # larger: raw PCA follows the noise, standardised features the classes
+    rng = np.random.default_rng(1)
+    truth = np.repeat([0, 1], 30)
+    quiet = truth[:, None] * 1.0 + rng.normal(0, 0.15, (60, 3))
+    points = np.column_stack([quiet, rng.normal(0, 100, 60)])
+    found, info = cluster_points(reduce(points, n_components=2))
+    assert info["k"] == 2
+    assert len({(a, b) for a, b in zip(found, truth, strict=True)}) == 2
+
+
+def test_one_blob_is_one_label():
+    # no k of 2 or more cuts a single blob the same way on every subsample
+    blob = np.random.default_rng(2).normal(0, 1, (60, 3))
+    found, info = cluster_points(blob)
+    assert info["k"] == 1 and set(found) == {0}
+    assert all(s < 0.8 for s in info["stability"].values())
 
 
 def test_cluster_points_refuses_bad_requests():
@@ -67,7 +87,12 @@ def test_cluster_points_refuses_bad_requests():
 
 
 def test_cluster_machine_recovers_hidden_attributes_on_tiny_data(tiny):
-    result = cluster_machine(tiny, "bearing", feature="spectrum", method="ward")
+    # 14 clips, two of them target clips of their own classes: no stable k of 2 or more
+    # keeps every label at 3 clips, so "auto" says one label (and why); k given recovers them
+    auto = cluster_machine(tiny, "bearing", feature="spectrum", method="ward")
+    tried = auto.groups[0]
+    assert tried["k"] == 1 and all(size < 3 for size in tried["smallest"].values())
+    result = cluster_machine(tiny, "bearing", feature="spectrum", method="ward", k=6)
     clips = machine_clips(tiny, "bearing")
     assert set(result.labels) == set(clips["file"])  # every train clip, keyed by file
     group = result.groups[0]

@@ -4,9 +4,10 @@ clusters.
 Features (one vector per clip): ``spectrum`` (high-resolution Welch log spectrum), ``envelope``
 (log envelope spectrum of a band, the kurtogram's suggestion by default), ``logmel`` (mean and
 standard deviation of each log-mel band over time) and ``embedding`` (a trained run's clip
-embeddings). Vectors are reduced by PCA (or UMAP when umap-learn is installed), then clustered
-by k-means, a Gaussian mixture or Ward's agglomerative clustering; the number of clusters is
-given or chosen (BIC for the mixture, the silhouette for the others) up to a cap.
+embeddings). Vectors are standardised per dimension and reduced by PCA (or UMAP when
+umap-learn is installed), then clustered by k-means, a Gaussian mixture or Ward's agglomerative
+clustering; the number of clusters is given or chosen (`choose_k`: stable clusterings of a
+minimum size, the highest silhouette among them) up to a cap.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import numpy as np
 import pandas as pd
 from sklearn.cluster import AgglomerativeClustering, KMeans
 from sklearn.decomposition import PCA
-from sklearn.metrics import silhouette_score
+from sklearn.metrics import adjusted_rand_score, silhouette_score
 from sklearn.mixture import GaussianMixture
 
 from asdcore import dsp, features
@@ -152,9 +153,28 @@ def run_embeddings(run: str | Path, clips: pd.DataFrame) -> np.ndarray:
     return vectors[[row_of[f] for f in clips["file"]]].astype(np.float64)
 
 
+# A dimension whose spread over the clips exceeds this many times the median dimension's is
+# scaled down to it: a loud band cannot decide alone, while quiet dimensions (mostly noise in a
+# high-resolution spectrum) are not blown up as full z-scores would.
+LOUD_SPREAD = 3.0
+
+
+def standardise(vectors: np.ndarray) -> np.ndarray:
+    """``vectors`` centred, every dimension whose spread over the clips exceeds `LOUD_SPREAD`
+    times the median dimension's scaled down to that."""
+    vectors = np.asarray(vectors, dtype=np.float64)
+    spread = vectors.std(axis=0)
+    typical = float(np.median(spread))
+    if typical <= 0:
+        typical = float(spread.max(initial=0.0)) or 1.0
+    return (vectors - vectors.mean(axis=0)) / np.maximum(spread / (LOUD_SPREAD * typical), 1.0)
+
+
 def reduce(vectors: np.ndarray, method: str = "pca", n_components: int = 8,
            seed: int = 0) -> np.ndarray:
-    """``vectors`` reduced to at most ``n_components`` dimensions (PCA, or UMAP)."""
+    """``vectors`` `standardise`d and reduced to at most ``n_components`` dimensions (PCA, or
+    UMAP)."""
+    vectors = standardise(vectors)
     n = min(n_components, vectors.shape[1], max(len(vectors) - 1, 1))
     if method == "pca":
         return PCA(n_components=n, random_state=seed).fit_transform(vectors)
@@ -170,14 +190,22 @@ def reduce(vectors: np.ndarray, method: str = "pca", n_components: int = 8,
     raise ASDError(f"Unknown reduction {method!r}; choose one of {', '.join(REDUCTIONS)}.")
 
 
+# k is chosen (``k="auto"``) by stability and silhouette, a rule fixed before it was measured
+# (bench/RESULTS.md, issue 17): among k whose smallest cluster holds at least MIN_LABEL_CLIPS
+# clips (and MIN_LABEL_SHARE of them) and whose clustering is stable (mean ARI of fits on
+# STABILITY_FITS subsamples of SUBSAMPLE_SHARE of the clips against the fit on all, at least
+# MIN_STABILITY), the highest silhouette; none: one label.
+MIN_LABEL_CLIPS, MIN_LABEL_SHARE = 3, 0.02
+STABILITY_FITS, SUBSAMPLE_SHARE, MIN_STABILITY = 10, 0.8, 0.8
+
+
 def cluster_points(points: np.ndarray, method: str = "gmm", k: int | str = "auto",
                    k_max: int = DEFAULT_K_MAX, seed: int = 0) -> tuple[np.ndarray, dict]:
     """Cluster rows of ``points``: ``(labels 0..k-1, diagnostics)``.
 
-    ``k="auto"`` picks the number of clusters: the lowest BIC among 1..k_max for the Gaussian
-    mixture, the highest silhouette among 2..k_max for k-means and Ward (k_max at most half
-    the number of clips). Diagnostics: ``k``,
-    ``criterion``, ``scores`` (per k tried), ``silhouette`` (of the result; None for one
+    ``k="auto"`` picks the number of clusters among 2..k_max (at most a third of the clips):
+    `choose_k`. Diagnostics: ``k``, ``criterion``, ``scores`` (silhouette per k tried),
+    ``stability`` and ``smallest`` (per k tried), ``silhouette`` (of the result; None for one
     cluster) and ``sizes``.
     """
     if method not in METHODS:
@@ -188,39 +216,70 @@ def cluster_points(points: np.ndarray, method: str = "gmm", k: int | str = "auto
                        f"not {k!r}.")
     if k != "auto" and k > n:
         raise ASDError(f"Cannot make {k} clusters of {n} clips.")
+    tried: dict = {"scores": {}, "stability": {}, "smallest": {}}
     if k == "auto":
-        # at least two clips per cluster on average: a class of one is no attribute
-        k, criterion, scores = _choose_k(points, method, max(1, min(k_max, n // 2)), seed)
+        k, tried = choose_k(points, method, max(1, min(k_max, n // 3)), seed)
+        criterion = "stability+silhouette"
     else:
-        criterion, scores = "given", {}
+        criterion = "given"
     labels = _fit(points, method, int(k), seed)
     return labels, {
-        "k": int(k), "criterion": criterion, "scores": scores,
+        "k": int(k), "criterion": criterion, **tried,
         "silhouette": _silhouette(points, labels),
         "sizes": np.bincount(labels, minlength=int(k)).tolist(),
     }
 
 
-def _choose_k(points, method, k_max, seed) -> tuple[int, str, dict[int, float]]:
-    if method == "gmm":
-        scores = {}
-        for k in range(1, k_max + 1):
-            try:
-                scores[k] = float(_mixture(points, k, seed).bic(points))
-            except ValueError:  # a collapsed component (too few clips for k): no candidate
-                break
-        return min(scores, key=scores.get), "bic", scores
-    scores = {k: _silhouette(points, _fit(points, method, k, seed)) for k in range(2, k_max + 1)}
-    scores = {k: s for k, s in scores.items() if s is not None}
-    if not scores:  # too few clips to compare clusterings: one group
-        return 1, "silhouette", {}
-    return max(scores, key=scores.get), "silhouette", scores
+def choose_k(points: np.ndarray, method: str, k_max: int, seed: int = 0
+             ) -> tuple[int, dict[str, dict[int, float]]]:
+    """The number of clusters by the rule above: ``(k, {"scores": silhouette per k,
+    "stability": per k, "smallest": smallest cluster per k})``."""
+    n = len(points)
+    min_size = max(MIN_LABEL_CLIPS, int(np.ceil(MIN_LABEL_SHARE * n)))
+    rng = np.random.default_rng(seed)
+    subsamples = [np.sort(rng.choice(n, max(2, int(SUBSAMPLE_SHARE * n)), replace=False))
+                  for _ in range(STABILITY_FITS)]
+    tried: dict[str, dict[int, float]] = {"scores": {}, "stability": {}, "smallest": {}}
+    for k in range(2, k_max + 1):
+        try:
+            full = _fit(points, method, k, seed)
+        except ASDError:  # too few clips for k (a collapsed mixture component)
+            break
+        silhouette = _silhouette(points, full)
+        if silhouette is None:
+            break
+        agreement = [adjusted_rand_score(full, _fit_predict(points, rows, method, k, seed))
+                     for rows in subsamples]
+        tried["scores"][k] = silhouette
+        tried["stability"][k] = float(np.mean(agreement))
+        tried["smallest"][k] = int(np.bincount(full, minlength=k).min())
+    good = [k for k in tried["scores"]
+            if tried["smallest"][k] >= min_size and tried["stability"][k] >= MIN_STABILITY]
+    if not good:
+        return 1, tried
+    return max(good, key=lambda k: (tried["scores"][k], -k)), tried
 
 
-def _mixture(points, k, seed) -> GaussianMixture:
+def _fit_predict(points, rows, method, k, seed) -> np.ndarray:
+    """Cluster ``points[rows]`` and assign every point: by the mixture or k-means model, for
+    Ward's clustering to the nearest cluster mean."""
+    subset = points[rows]
+    try:
+        if method == "gmm":
+            return _mixture(subset, k, seed, n_init=1).predict(points)  # 10 fits: cheap ones
+        if method == "kmeans":
+            return KMeans(k, n_init=3, random_state=seed).fit(subset).predict(points)
+    except ValueError:  # a component collapsed on the subsample: the fit disagrees
+        return np.zeros(len(points), dtype=np.intp)
+    found = AgglomerativeClustering(k, linkage="ward").fit_predict(subset)
+    means = np.stack([subset[found == c].mean(axis=0) for c in range(k)])
+    return np.argmin(((points[:, None, :] - means[None]) ** 2).sum(axis=2), axis=1)
+
+
+def _mixture(points, k, seed, n_init: int = 3) -> GaussianMixture:
     # Full covariances: attribute clusters are elongated and tilted in PCA space (diagonal ones
     # made BIC split every cluster on the demo). The ridge is relative to the data's spread.
-    return GaussianMixture(k, covariance_type="full", n_init=3,
+    return GaussianMixture(k, covariance_type="full", n_init=n_init,
                            reg_covar=1e-4 * float(points.var(axis=0).mean()) + 1e-12,
                            random_state=seed).fit(points)
 

@@ -219,7 +219,9 @@ def consistent_families(frequencies: np.ndarray, spectra: list[LineSpectrum], fm
     pooled over the group, their spectra show the lower group's lines below ``n`` (weighted by
     how strongly the lower group shows each of them) significantly above the levels half-way
     between (`_subharmonic_score` above `SUBHARMONIC_T`). A speed twice
-    another shows nothing at the lower fundamental and stays apart.
+    another shows nothing at the lower fundamental and stays apart. A group whose common lines
+    (seen in half its clips) lack the fundamental and are mostly (`dsp.EXPLAINED_SHARE`)
+    multiples of ``n`` moves up to ``n`` times its frequency (an octave error).
     """
     frequencies = np.array(frequencies, dtype=np.float64)
     moved = True
@@ -234,8 +236,21 @@ def consistent_families(frequencies: np.ndarray, spectra: list[LineSpectrum], fm
                 frequencies[groups[upper]] /= n
                 moved = True
                 break
-    return frequencies, [_seen_harmonics(f, s) for f, s in zip(frequencies, spectra,
-                                                                strict=True)]
+    seen = [_seen_harmonics(f, s) for f, s in zip(frequencies, spectra, strict=True)]
+    for group in ratio_groups(frequencies):
+        # a group whose common lines are all multiples of n is the family of n times it
+        members = np.zeros(len(frequencies), dtype=bool)
+        members[group] = True
+        common = np.array(_family_numbers(seen, members))
+        if not len(common) or 1 in common:
+            continue
+        shares = {n: np.mean(common % n == 0) for n in range(2, int(common.min()) + 1)}
+        n = max((n for n, share in shares.items() if share >= dsp.EXPLAINED_SHARE), default=1)
+        if n > 1:
+            frequencies[group] *= n
+            for i in group:
+                seen[i] = tuple(h // n for h in seen[i] if h % n == 0)
+    return frequencies, seen
 
 
 def ratio_groups(frequencies: np.ndarray) -> list[np.ndarray]:

@@ -1,0 +1,111 @@
+"""The number of pseudo-labels across data families (issue 17): ARI and NMI per machine of
+the clustering labels with k chosen by the earlier rule (PCA of raw features, lowest BIC of a
+Gaussian mixture) and by the current one (standardised features, stable clusterings of a
+minimum size, highest silhouette: `asdcore.labels.clustering.choose_k`), and of the envelope
+labels of machines run at several speeds, with a given band and with the suggested band.
+
+    python -m bench.bench_label_k [--demo FOLDER] [--no-append]
+
+Yardsticks: `bench.label_yardsticks` (written under /tmp/asd_label_yardsticks). With --demo the
+demo preset's attribute-less machines are included (generating it takes a few minutes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+from sklearn.decomposition import PCA
+from sklearn.mixture import GaussianMixture
+
+from asdcore.labels import clip_features, cluster_points, envelope_labels, machine_clips, reduce
+from bench.label_yardsticks import quality, yardsticks
+from bench.results import append
+
+BASE = Path("/tmp/asd_label_yardsticks")
+FEATURES = ("spectrum", "logmel")
+# Envelope labelling: yardstick -> the band its impacts ring (the given band).
+ENVELOPE_BANDS = {"pump": (2500.0, 3500.0), "demo bearing": (2500.0, 3500.0)}
+
+
+def earlier_rule(vectors: np.ndarray, k_max: int = 8, seed: int = 0) -> np.ndarray:
+    """PCA to 8 dimensions of the raw vectors, the mixture with the lowest BIC (k 1..k_max)."""
+    points = PCA(min(8, vectors.shape[1], len(vectors) - 1), random_state=seed
+                 ).fit_transform(vectors)
+    best, labels = np.inf, np.zeros(len(points), dtype=int)
+    for k in range(1, min(k_max, len(points) // 2) + 1):
+        try:
+            gmm = GaussianMixture(k, covariance_type="full", n_init=3, random_state=seed,
+                                  reg_covar=1e-4 * float(points.var(axis=0).mean()) + 1e-12
+                                  ).fit(points)
+        except ValueError:
+            break
+        if gmm.bic(points) < best:
+            best, labels = gmm.bic(points), gmm.predict(points)
+    return labels
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--demo", type=Path, default=None, metavar="FOLDER",
+                        help="include the demo preset (generated in FOLDER unless it is there)")
+    parser.add_argument("--no-append", action="store_true", help="print only")
+    args = parser.parse_args()
+    rows = ["| yardstick | clips | true classes | feature | earlier k | earlier ARI | earlier NMI "
+            "| k | ARI | NMI | stability per k | silhouette per k |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    current: list[float] = []
+    sticks = yardsticks(BASE, args.demo)
+    for name, ds, machine, truth in sticks:
+        clips = machine_clips(ds, machine)
+        files = clips["file"].tolist()
+        n_true = len(set(truth.values()))
+        for feature in FEATURES:
+            vectors = clip_features(clips, feature)
+            before = dict(zip(files, map(str, earlier_rule(vectors)), strict=True))
+            start = time.perf_counter()
+            found, info = cluster_points(reduce(vectors))
+            seconds = time.perf_counter() - start
+            after = dict(zip(files, map(str, found), strict=True))
+            (a0, n0), (a1, n1) = quality(before, truth), quality(after, truth)
+            if feature == "spectrum":
+                current.append(a1)
+            stability = " ".join(f"{k}:{v:.2f}" for k, v in info["stability"].items())
+            silhouette = " ".join(f"{k}:{v:.2f}" for k, v in info["scores"].items())
+            rows.append(f"| {name} | {len(files)} | {n_true} | {feature} | "
+                        f"{len(set(before.values()))} | {a0:.3f} | {n0:.3f} | {info['k']} | "
+                        f"{a1:.3f} | {n1:.3f} | {stability} | {silhouette} |")
+            print(rows[-1], f"({seconds:.1f} s to choose k)", flush=True)
+    env_rows = ["| yardstick | band | labels (family) | ARI | NMI | seconds |",
+                "|---|---|---|---|---|---|"]
+    for name, ds, machine, truth in sticks:
+        if name not in ENVELOPE_BANDS:
+            continue
+        for band in (ENVELOPE_BANDS[name], None):
+            start = time.perf_counter()
+            result = envelope_labels(ds, machine, band=band)
+            truth_used = truth
+            if name == "demo bearing":  # its speed classes: the vel part of the attributes
+                truth_used = {f: t.split("_loc")[0] for f, t in truth.items()}
+            ari, nmi = quality(result.labels, truth_used)
+            families = ", ".join(f"{label} ({' '.join(map(str, result.families[label][:6]))})"
+                                 for label in result.centres)
+            env_rows.append(f"| {name} | {'given' if band else 'suggested'} "
+                            f"{result.band[0]:.0f}-{result.band[1]:.0f} Hz | {families} | "
+                            f"{ari:.3f} | {nmi:.3f} | {time.perf_counter() - start:.1f} |")
+            print(env_rows[-1], flush=True)
+    body = ("Clustering: default feature (log spectrum) and log-mel statistics, source and target "
+            "together; `earlier` is PCA of the raw features with the lowest-BIC mixture, the other "
+            "columns the rule written above. Mean ARI of the current rule on the log spectrum: "
+            f"{np.mean(current):.3f}, lowest {min(current):.3f}.\n\n" + "\n".join(rows)
+            + "\n\nEnvelope labels of machines run at several speeds (truth: the speed):\n\n"
+            + "\n".join(env_rows))
+    print(body)
+    if not args.no_append:
+        append("bench_label_k.py: pseudo-labels across data families (issue 17)", body)
+
+
+if __name__ == "__main__":
+    main()
