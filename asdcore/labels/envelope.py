@@ -32,6 +32,7 @@ FAMILY_TOLERANCE = 0.01  # relative: where a harmonic is looked for
 # Per-clip fundamentals of one speed class lie within this ratio of their neighbours'.
 FAMILY_GAP = 0.03
 SUBHARMONIC_T = 4.0  # pooled evidence that clips belong to a lower group's family
+STRAGGLER_SHARE = 0.25  # a group this much smaller than the largest is a few stray clips
 
 
 @dataclass
@@ -219,9 +220,9 @@ def consistent_families(frequencies: np.ndarray, spectra: list[LineSpectrum], fm
     pooled over the group, their spectra show the lower group's lines below ``n`` (weighted by
     how strongly the lower group shows each of them) significantly above the levels half-way
     between (`_subharmonic_score` above `SUBHARMONIC_T`). A speed twice
-    another shows nothing at the lower fundamental and stays apart. A group whose common lines
-    (seen in half its clips) lack the fundamental and are mostly (`dsp.EXPLAINED_SHARE`)
-    multiples of ``n`` moves up to ``n`` times its frequency (an octave error).
+    another shows nothing at the lower fundamental and stays apart. A straggler (a clip in a
+    group under `STRAGGLER_SHARE` of the largest) whose line at harmonic ``n`` falls on a
+    common group moves up to it: its own estimate was a subharmonic.
     """
     frequencies = np.array(frequencies, dtype=np.float64)
     moved = True
@@ -236,21 +237,22 @@ def consistent_families(frequencies: np.ndarray, spectra: list[LineSpectrum], fm
                 frequencies[groups[upper]] /= n
                 moved = True
                 break
-    seen = [_seen_harmonics(f, s) for f, s in zip(frequencies, spectra, strict=True)]
-    for group in ratio_groups(frequencies):
-        # a group whose common lines are all multiples of n is the family of n times it
-        members = np.zeros(len(frequencies), dtype=bool)
-        members[group] = True
-        common = np.array(_family_numbers(seen, members))
-        if not len(common) or 1 in common:
+    groups = ratio_groups(frequencies)
+    sizes = np.array([len(g) for g in groups])
+    common = [g for g in groups if len(g) >= STRAGGLER_SHARE * sizes.max()]
+    centres = np.array([np.median(frequencies[g]) for g in common])
+    for group in groups:
+        if len(group) >= STRAGGLER_SHARE * sizes.max():
             continue
-        shares = {n: np.mean(common % n == 0) for n in range(2, int(common.min()) + 1)}
-        n = max((n for n, share in shares.items() if share >= dsp.EXPLAINED_SHARE), default=1)
-        if n > 1:
-            frequencies[group] *= n
-            for i in group:
-                seen[i] = tuple(h // n for h in seen[i] if h % n == 0)
-    return frequencies, seen
+        for i in group:  # a straggler below a common group: its subharmonic (octave error)?
+            seen = _seen_harmonics(frequencies[i], spectra[i])
+            for n in seen:
+                near = np.abs(frequencies[i] * n / centres - 1) <= 2 * FAMILY_TOLERANCE
+                if n > 1 and near.any():
+                    frequencies[i] *= n
+                    break
+    return frequencies, [_seen_harmonics(f, s) for f, s in zip(frequencies, spectra,
+                                                                strict=True)]
 
 
 def ratio_groups(frequencies: np.ndarray) -> list[np.ndarray]:
