@@ -140,3 +140,28 @@ def test_bearings_are_saved_per_machine_beside_the_bands(tiny_data):
     with pytest.raises(ASDError, match="geometry or its fault-frequency multipliers"):
         bearings.save("bad")
     assert list(bearings.bearings()) == ["drive end"]
+
+
+def line_spectrum(lines, df=0.25, top=400.0):
+    """A LineSpectrum with unit-threshold lines of height 3 at ``lines`` (Hz)."""
+    from asdcore.labels.envelope import LineSpectrum
+
+    heights = np.zeros(int(top / df))
+    for f in lines:
+        heights[int(round(f / df))] = 3.0
+    return LineSpectrum(heights.astype(np.float32), df)
+
+
+def test_a_straggler_at_a_subharmonic_joins_its_group_and_equal_groups_stay():
+    from asdcore.labels.envelope import consistent_families
+
+    family = [50.0, 100.0, 150.0]
+    spectra = [line_spectrum(family)] * 10 + [line_spectrum(family)]
+    estimates = np.array([50.0] * 10 + [25.0])  # the last clip's estimate: half its rate
+    found, seen = consistent_families(estimates, spectra, 5.0)
+    assert found == pytest.approx([50.0] * 11) and seen[-1] == (1, 2, 3)
+    # two speeds an octave apart, as many clips each: nothing moves
+    spectra = [line_spectrum([25.0, 50.0, 75.0])] * 5 + [line_spectrum(family)] * 5
+    estimates = np.array([25.0] * 5 + [50.0] * 5)
+    found, _ = consistent_families(estimates, spectra, 5.0)
+    assert found == pytest.approx(estimates)
