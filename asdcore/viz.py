@@ -114,7 +114,8 @@ def score_histogram_figure(scores: pd.DataFrame, thresholds: dict[str, float] | 
     clips overlaid, and each section's decision threshold (``{section: value}``) dashed."""
     if scores.empty:
         return _empty_figure("No scores")
-    domains = [d for d in DOMAIN_ORDER if d in set(scores["domain"])] or sorted(set(scores["domain"]))
+    present = set(scores["domain"])
+    domains = [d for d in DOMAIN_ORDER if d in present] or sorted(present)
     fig = px.histogram(scores, x="score", color="label", facet_col="domain", barmode="overlay",
                        opacity=0.65, nbins=40, category_orders={"domain": domains},
                        color_discrete_map=LABEL_COLOURS, title=title or None)
@@ -188,7 +189,8 @@ def spectra_figure(freqs: np.ndarray, spectra: np.ndarray, clips: pd.DataFrame,
     shaded. Box selection is the drag mode, so a box drawn on it picks a band."""
     fig = go.Figure()
     shown: set[str] = set()
-    for (_, clip), spectrum, group in zip(clips.iterrows(), spectra, clip_groups(clips)):
+    for (_, clip), spectrum, group in zip(clips.iterrows(), spectra, clip_groups(clips),
+                                          strict=True):
         fig.add_trace(go.Scattergl(
             x=freqs, y=spectrum, mode="lines", name=group, legendgroup=group,
             showlegend=group not in shown, line=dict(width=1, color=CLIP_GROUP_COLOURS.get(group)),
@@ -207,7 +209,7 @@ MARKER_COLOURS = ("#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c
 
 
 def envelope_spectrum_figure(freqs: np.ndarray, spectrum: np.ndarray,
-                             markers: np.ndarray = np.empty(0), marker_name: str = "harmonics",
+                             markers: np.ndarray | None = None, marker_name: str = "harmonics",
                              more_markers: dict[str, np.ndarray] | None = None) -> go.Figure:
     """An envelope spectrum with vertical lines at ``markers`` (the harmonics of a
     characteristic frequency, say), one legend entry for all of them, and one more entry per
@@ -216,7 +218,7 @@ def envelope_spectrum_figure(freqs: np.ndarray, spectrum: np.ndarray,
                                line=dict(width=1, color="#1f77b4"),
                                hovertemplate="%{x:.1f} Hz: %{y:.3g}<extra></extra>"))
     top = float(np.max(spectrum)) if len(spectrum) else 1.0
-    sets = {marker_name: markers, **(more_markers or {})}
+    sets = {marker_name: np.empty(0) if markers is None else markers, **(more_markers or {})}
     for (name, at), colour in zip(sets.items(), itertools.cycle(MARKER_COLOURS)):
         if len(at):
             fig.add_trace(go.Scatter(

@@ -13,8 +13,17 @@ import sys
 import time
 
 from asdcore import dataset, synth
-from asdcore.labels import (METHODS, clip_features, cluster_machine, cluster_points,
-                            envelope_labels, label_quality, machine_clips, reduce, suggest_band)
+from asdcore.labels import (
+    METHODS,
+    clip_features,
+    cluster_machine,
+    cluster_points,
+    envelope_labels,
+    label_quality,
+    machine_clips,
+    reduce,
+    suggest_band,
+)
 from bench.results import append
 
 DEFAULT_DATA = "/tmp/asd_demo_labels"
@@ -27,7 +36,8 @@ def main(data: str) -> None:
     synth.generate(data, preset="demo", seed=0)
     ds = dataset.scan(data)
     machines = sorted(synth.HIDDEN_ATTRIBUTE_MACHINES)
-    rows = ["| machine | feature | method | k chosen | ARI | NMI | seconds |", "|---|---|---|---|---|---|---|"]
+    rows = ["| machine | feature | method | k chosen | ARI | NMI | seconds |",
+            "|---|---|---|---|---|---|---|"]
     best: dict[str, tuple[float, str]] = {}
     for machine in machines:
         clips = machine_clips(ds, machine)
@@ -39,20 +49,23 @@ def main(data: str) -> None:
             for method in METHODS:
                 start = time.perf_counter()
                 found, info = cluster_points(points, method)
-                labels = dict(zip(clips["file"], map(str, found)))
+                labels = dict(zip(clips["file"], map(str, found), strict=True))
                 q = label_quality(labels, clips)
                 seconds = feature_s + time.perf_counter() - start
                 rows.append(f"| {machine} | {feature} | {method} | {info['k']} | {q['ari']:.3f} "
                             f"| {q['nmi']:.3f} | {seconds:.1f} |")
-                best[machine] = max(best.get(machine, (-1.0, "")), (q["ari"], f"{feature}/{method}"))
+                best[machine] = max(best.get(machine, (-1.0, "")),
+                                    (q["ari"], f"{feature}/{method}"))
                 print(rows[-1], flush=True)
         result = cluster_machine(ds, machine, feature="spectrum", method="gmm", per_domain=True)
         q = label_quality(result.labels, clips)
         rows.append(f"| {machine} | spectrum, per domain | gmm | "
-                    f"{'+'.join(str(g['k']) for g in result.groups)} | {q['ari']:.3f} | {q['nmi']:.3f} | |")
+                    f"{'+'.join(str(g['k']) for g in result.groups)} | {q['ari']:.3f} | "
+                    f"{q['nmi']:.3f} | |")
         print(rows[-1], flush=True)
 
-    env_rows = ["| machine | band (Hz) | labels | ARI vs speed | NMI vs speed | ARI vs all attributes | seconds |",
+    env_rows = ["| machine | band (Hz) | labels | ARI vs speed | NMI vs speed "
+                "| ARI vs all attributes | seconds |",
                 "|---|---|---|---|---|---|---|"]
     for machine in machines:
         start = time.perf_counter()

@@ -87,7 +87,7 @@ def test_logmel_equals_module_batch_output():
     waves = np.stack([noise(2.0, seed) for seed in range(5)])
     with torch.inference_mode():
         batch = LogMel(config)(torch.from_numpy(waves)).numpy()
-    for wave, row in zip(waves, batch):
+    for wave, row in zip(waves, batch, strict=True):
         np.testing.assert_allclose(logmel(wave, SR, config), row, atol=1e-5)
 
 

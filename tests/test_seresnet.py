@@ -11,9 +11,16 @@ from asdcore.errors import ASDError
 from asdcore.features import LogMelConfig
 from asdcore.models import get_model_class
 from asdcore.models.heads import AdaCosHead, fixed_scale
-from asdcore.models.seresnet import (SEBasicBlock, SeedModel, SeedNet, SEResNetConfig,
-                                     SEResNetEmbedder, SpectrogramBranch, SqueezeExcitation,
-                                     class_keys)
+from asdcore.models.seresnet import (
+    SEBasicBlock,
+    SeedModel,
+    SeedNet,
+    SEResNetConfig,
+    SEResNetEmbedder,
+    SpectrogramBranch,
+    SqueezeExcitation,
+    class_keys,
+)
 
 SMALL = dict(width=4, embedding_dim=8, subclusters=2)
 
