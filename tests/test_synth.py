@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import re
@@ -56,7 +57,8 @@ def test_layout_names_and_counts(tiny_data):
         **{("test", d, lab): TINY.n_test_per_cell
            for d in ("source", "target") for lab in ("normal", "anomaly")},
     }
-    assert sorted(p.name for p in raw(tiny_data).iterdir()) == sorted(synth.MACHINES)
+    assert sorted(p.name for p in raw(tiny_data).iterdir()) == sorted(
+        [*synth.MACHINES, synth.TRUTH_NAME])
     for machine in synth.MACHINES:
         folder = raw(tiny_data) / machine
         indices: dict[tuple, list[int]] = {}
@@ -180,10 +182,14 @@ def test_hidden_attributes_cluster_from_the_spectrum(tiny_data, machine):
 def test_every_fault_kind_changes_the_sound(machine):
     model = synth.SOUND_MODELS[machine]
     attrs = parse_attributes(synth.ATTRIBUTES[machine]["source"][0])
-    normal = model(16000, attrs, "", 0.0, np.random.default_rng(7))
+
+    def sound(kind, severity):
+        return model(16000, attrs, kind, severity, np.random.default_rng(7),
+                     np.random.default_rng(8))
+
+    normal = sound("", 0.0)
     for kind in synth.ANOMALIES[machine]:
-        faulty = model(16000, attrs, kind, 1.0, np.random.default_rng(7))
-        assert synth.rms(faulty - normal) > 0.05 * synth.rms(normal), kind
+        assert synth.rms(sound(kind, 1.0) - normal) > 0.05 * synth.rms(normal), kind
 
 
 def mean_log_spectrum(paths) -> np.ndarray:
@@ -199,6 +205,105 @@ def test_target_domain_sounds_different(tiny_data, machine):
     halves = np.mean(np.abs(mean_log_spectrum(source[0::2]) - mean_log_spectrum(source[1::2])))
     shift = np.mean(np.abs(mean_log_spectrum(source) - mean_log_spectrum(target)))
     assert shift > 2 * halves
+
+
+@pytest.mark.parametrize("machine", synth.MACHINES)
+def test_the_domain_shift_moves_the_normal_sound_more_than_the_faults(tiny_data, machine):
+    test = sorted((raw(tiny_data) / machine / "test").glob("*.wav"))
+    source_normal = mean_log_spectrum([p for p in test if "_source_test_normal_" in p.name])
+    source_anomaly = mean_log_spectrum([p for p in test if "_source_test_anomaly_" in p.name])
+    target_normal = mean_log_spectrum([p for p in test if "_target_test_normal_" in p.name])
+    fault = np.mean(np.abs(source_anomaly - source_normal))
+    assert np.mean(np.abs(target_normal - source_normal)) > fault
+
+
+def read_truth(root: Path) -> list[dict]:
+    with open(raw(root) / synth.TRUTH_NAME, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_truth_table_lists_every_clip_with_its_attributes_fault_and_severity(tiny_data):
+    rows = read_truth(tiny_data)
+    assert tuple(rows[0]) == synth.TRUTH_COLUMNS
+    assert {row["file"] for row in rows} == {
+        str(p.relative_to(raw(tiny_data))) for p in raw(tiny_data).rglob("*.wav")}
+    for row in rows:
+        machine, split, name = row["file"].split("/")
+        assert (row["machine"], row["split"], row["section"]) == (machine, split, "00")
+        if split in ("train", "test"):
+            assert true_attributes(tiny_data, machine)[name] == row["attributes"]
+            assert name.startswith(f"section_00_{row['domain']}_{split}_{row['label']}_")
+        if row["label"] == "anomaly":
+            assert row["fault"] in synth.ANOMALIES[machine]
+            assert 0.05 <= float(row["severity"]) <= 1.0
+        else:
+            assert (row["fault"], float(row["severity"])) == ("", 0.0)
+    for machine in synth.MACHINES:
+        faults = {r["fault"] for r in rows if r["machine"] == machine and r["fault"]}
+        assert len(faults) >= 2, machine
+
+
+def test_the_dataset_reads_hidden_attributes_from_truth_csv(tiny_data, tmp_path):
+    from asdcore import dataset
+
+    copy = tmp_path / "dcase"
+    shutil.copytree(tiny_data, copy)
+    for path in raw(copy).glob("*/attributes_correspondence.csv"):
+        path.unlink()  # truth.csv alone tells the hidden attributes
+    clips = dataset.scan(copy).clips
+    hidden = clips[clips["machine"].isin(synth.HIDDEN_ATTRIBUTE_MACHINES)
+                   & clips["split"].isin(["train", "test"])]
+    assert len(hidden) and (hidden["attributes"] == "noAttribute").all()
+    truth = {row["file"]: row["attributes"] for row in read_truth(tiny_data)}
+    assert (hidden["true_attributes"] == hidden["file"].map(truth)).all()
+
+
+def test_a_truth_csv_of_another_kind_is_ignored(tiny_data, tmp_path):
+    from asdcore import dataset
+
+    copy = tmp_path / "dcase"
+    shutil.copytree(tiny_data, copy)
+    (raw(copy) / synth.TRUTH_NAME).write_text("file,state,label\nx.wav,OFF,normal\n")
+    ds = dataset.scan(copy)
+    assert not ds.problems
+    hidden = ds.clips[(ds.clips["machine"] == "bearing") & (ds.clips["split"] != "supplemental")]
+    assert (hidden["true_attributes"] != "").all()  # the correspondence files still tell
+
+
+def test_some_machines_only(tiny_data, tmp_path):
+    out = tmp_path / "two"
+    assert synth.generate(out, preset="tiny", seed=0, machines=["valve", "fan"]) == out
+    assert sorted(p.name for p in raw(out).iterdir()) == ["fan", synth.TRUTH_NAME, "valve"]
+    assert synth.read_manifest(out)["machines"] == ["fan", "valve"]
+    assert synth.is_dataset(out, "tiny", 0, machines=["fan", "valve"])
+    assert not synth.is_dataset(out, "tiny", 0)
+    full = digests(tiny_data)
+    assert all(full[name] == digest for name, digest in digests(out).items()
+               if name.endswith(".wav"))
+    with pytest.raises(ASDError, match="Unknown machine type 'pump'"):
+        synth.generate(tmp_path / "other", preset="tiny", machines=["pump"])
+
+
+def test_demo_command_takes_presets_and_machines(tmp_path, capsys):
+    from asdcore import cli
+
+    out = tmp_path / "one"
+    assert cli.main(["demo", str(out), "--preset", "tiny", "--machine", "gearbox"]) == 0
+    assert synth.read_manifest(out)["machines"] == ["gearbox"]
+    assert cli.main(["demo", str(out), "--preset", "tiny", "--machine", "pump"]) != 0
+    assert "Unknown machine type" in capsys.readouterr().err
+
+
+def test_presets_have_dcase_sizes():
+    dcase = synth.PRESETS["dcase"]
+    assert (dcase.n_train_source, dcase.n_train_target, dcase.n_test_per_cell,
+            dcase.seconds) == (990, 10, 50, 10.0)
+    assert dcase.n_supplemental_clean > 0 and dcase.n_supplemental_noise > 0
+    demo = synth.PRESETS["demo"]
+    assert demo.n_train_target == 10
+    demo_bytes = sum(2 * c.samples for m in synth.MACHINES
+                     for c in synth.plan_machine(m, demo))
+    assert demo_bytes < 320e6
 
 
 def test_same_seed_same_bytes_whatever_the_worker_count(tiny_data, tmp_path):
@@ -246,16 +351,35 @@ def test_refuses_a_foreign_folder(tmp_path):
 
 
 @pytest.mark.parametrize("workers", [1, 2])
-def test_cancel_leaves_nothing(tmp_path, workers):
+def test_a_cancelled_generation_is_resumed(tiny_data, tmp_path, workers):
+    """Cancelled (or killed) part-way: no dataset appears, the finished clips wait in the
+    hidden staging folder, and the next generation renders only the others."""
     polls = []
 
     def cancel():
         polls.append(1)
         return len(polls) > 3
 
+    out = tmp_path / "dcase"
     with pytest.raises(Cancelled):
-        synth.generate(tmp_path / "dcase", preset="tiny", cancel=cancel, workers=workers)
-    assert list(tmp_path.iterdir()) == []
+        synth.generate(out, preset="tiny", cancel=cancel, workers=workers)
+    assert not out.exists()
+    [staging] = tmp_path.iterdir()
+    assert staging.name.startswith(".dcase.partial-")
+    done = {p.relative_to(staging): p.stat().st_mtime_ns for p in staging.rglob("*.wav")}
+    assert 0 < len(done) < len(list(tiny_data.rglob("*.wav")))
+    assert synth.generate(out, preset="tiny", workers=workers) == out
+    assert digests(out) == digests(tiny_data)
+    assert {p: (out / p).stat().st_mtime_ns for p in done} == done
+    assert [p.name for p in tmp_path.iterdir()] == ["dcase"]
+
+
+def test_a_staging_folder_of_another_generation_is_removed(tmp_path):
+    out = tmp_path / "dcase"
+    with pytest.raises(Cancelled):
+        synth.generate(out, preset="tiny", seed=3, cancel=lambda: True)
+    synth.generate(out, preset="tiny", seed=0, machines=["fan"])
+    assert [p.name for p in tmp_path.iterdir()] == ["dcase"]
 
 
 @pytest.mark.slow
@@ -264,8 +388,8 @@ def test_concurrent_generations_of_one_dataset_render_it_once(tmp_path, monkeypa
     import threading
 
     rendered = []
-    real_render = synth._render_all
-    monkeypatch.setattr(synth, "_render_all",
+    real_render = synth.write._render_all
+    monkeypatch.setattr(synth.write, "_render_all",
                         lambda *args, **kw: (rendered.append(1), real_render(*args, **kw)))
     out = tmp_path / "demo"
     results = []

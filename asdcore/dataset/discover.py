@@ -68,7 +68,8 @@ def _subset_of(path: Path) -> str:
 
 def find_machine_folders(root: Path, cancel: CancelFn | None
                          ) -> tuple[list[MachineFolder], list[Path]]:
-    """Machine folders below ``root`` and the ``eval_data_list*.csv`` files met on the way."""
+    """Machine folders below ``root`` and the ``eval_data_list*.csv`` and ``truth.csv``
+    (the synthetic data's known truth) files met on the way."""
     folders: list[MachineFolder] = []
     list_files: list[Path] = []
     seen: set[Path] = set()
@@ -89,7 +90,8 @@ def find_machine_folders(root: Path, cancel: CancelFn | None
                                          relative(root, folder)))
             return
         list_files.extend(Path(e.path) for e in entries if e.is_file()
-                          and e.name.lower().startswith("eval_data_list")
+                          and (e.name.lower().startswith("eval_data_list")
+                               or e.name.lower() == "truth.csv")
                           and e.name.lower().endswith(".csv"))
         if depth < MAX_SEARCH_DEPTH:
             for entry in subfolders:

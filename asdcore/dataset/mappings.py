@@ -112,8 +112,9 @@ def read_mappings(root: Path, list_files: list[Path], mapping: Path | None,
                    folders: list[MachineFolder]) -> tuple[dict, dict, list[Problem]]:
     """Eval ground truth per (machine, anonymous name) and true attributes per clip.
 
-    Sources, later ones winning: ``eval_data_list*.csv`` found above the machine folders,
-    correspondence files in the machine folders, then the user's ``mapping`` file or folder.
+    Sources, later ones winning: ``eval_data_list*.csv`` and ``truth.csv`` found above the
+    machine folders, correspondence files in the machine folders, then the user's ``mapping``
+    file or folder.
     """
     ground_truth: dict[tuple[str, str], dict] = {}
     truth: dict[tuple[str, str, str], str] = {}
@@ -130,12 +131,14 @@ def read_mappings(root: Path, list_files: list[Path], mapping: Path | None,
             return
         if rows and [c.lower() for c in rows[0][:2]] == ["source_file_name", "target_file_name"]:
             _read_correspondence(rows[1:], path, truth)
+        elif rows and {"file", "machine", "attributes"} <= {c.lower() for c in rows[0]}:
+            _read_truth_table(rows, truth)
         elif not _read_ground_truth(rows, path, ground_truth) and required:
             problems.append(Problem(shown(path), "not a recognised eval ground-truth or attribute "
                                                  "correspondence file, so it was ignored."))
 
-    for path in list_files:
-        read(path, required=True)
+    for path in list_files:  # a truth.csv of another kind (a recording log) is not ours
+        read(path, required=path.name.lower() != "truth.csv")
     for folder in folders:
         for path in sorted(folder.path.glob("*correspondence*.csv")):
             read(path, required=True)
@@ -172,6 +175,22 @@ def _read_correspondence(rows: list[list[str]], path: Path, truth: dict) -> None
         machine = parts[-3] if len(parts) >= 3 else path.parent.name
         split, name = _file_key(hidden)
         truth[(machine, split, name)] = true["attributes"]
+
+
+def _read_truth_table(rows: list[list[str]], truth: dict) -> None:
+    """A ``truth.csv`` (the synthetic data's: ``file,machine,...,attributes,...`` with ``file``
+    as ``<machine>/<split>/<name>``): the true attributes of the clips named ``noAttribute``,
+    as a correspondence file gives them."""
+    header = [c.lower() for c in rows[0]]
+    file_at, machine_at, attributes_at = (header.index(c) for c in ("file", "machine",
+                                                                     "attributes"))
+    for row in rows[1:]:
+        if len(row) <= max(file_at, machine_at, attributes_at):
+            continue
+        split, name = _file_key(row[file_at])
+        if parse_name(name)["attributes"] == NO_ATTRIBUTE and row[attributes_at] not in (
+                "", NO_ATTRIBUTE):
+            truth[(row[machine_at], split, name)] = row[attributes_at]
 
 
 def _read_ground_truth(rows: list[list[str]], path: Path, ground_truth: dict) -> bool:
