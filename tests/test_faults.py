@@ -25,14 +25,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from streamlit.testing.v1 import AppTest
-
-from asdcore import cli as asd_cli
-from asdcore import checksum, dataset, pipeline, projection, results, runs
-from asdcore.errors import ASDError
-from asdcore.labels import LabelStore
 from app_driving import click, select_on_pseudo_label_map
 from audio_files import PEAK_MEMORY_PRELUDE, write_long
+from streamlit.testing.v1 import AppTest
+
+from asdcore import checksum, dataset, pipeline, projection, results, runs
+from asdcore import cli as asd_cli
+from asdcore.errors import ASDError
+from asdcore.labels import LabelStore
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAINING_PAGE = str(ROOT / "pages" / "3_Training.py")
@@ -400,7 +400,8 @@ def test_a_dataset_with_broken_files_lists_them_and_the_rest_trains_scores_and_e
     report = json.loads(info.stdout)
     problems = {p["file"]: p["reason"] for p in report["problems"]}
     assert set(problems) == {f"dev_data/raw/fan/{name}" for name in broken}
-    assert "empty" in problems["dev_data/raw/fan/train/section_00_source_train_normal_0900_m-n_W_spd_20.wav"]
+    empty = "dev_data/raw/fan/train/section_00_source_train_normal_0900_m-n_W_spd_20.wav"
+    assert "empty" in problems[empty]
     assert "truncated" in problems[f"dev_data/raw/fan/test/{victim.name}"]
     fan_info = next(m for m in report["machines"] if m["name"] == "fan")
     assert fan_info["n_train"] == len(good) + 2  # the stereo and 44.1 kHz clips count
