@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from asdcore import pipeline, runs, scoring  # noqa: E402
+from asdcore import pipeline, runs, scoring, synth  # noqa: E402
 from asdcore.models.seresnet import SEResNetConfig  # noqa: E402
 from bench import results  # noqa: E402
 from bench.bench_backends import score_run  # noqa: E402
@@ -165,7 +165,8 @@ def main() -> None:
               + paired(scores, key, key, raw, raw.replace(" raw centres", ""))
               for key in systems for raw in RAW_CENTRE_BACKENDS]
     lines = [line for line in lines if not line.endswith("no common seed")]
-    body = (f"Demo preset (v2), dataset and model seeds {args.seeds} (where a run finished), "
+    body = (f"Demo preset (generator version {synth.GENERATOR_VERSION}), dataset and model "
+            f"seeds {args.seeds} (where a run finished), "
             f"{args.epochs} epoch(s), width {width}, {args.threads} CPU thread(s) per run; "
             "every run scored from its saved embeddings with every backend (\"raw centres\": "
             "knn-dg / knn-ldn with normalize_centres=False). Settings over the model's "
