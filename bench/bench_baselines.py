@@ -34,6 +34,15 @@ STATS_BACKENDS = tuple(scoring.SCORERS)
 AE_BACKENDS = ("mse", "mahalanobis")
 
 
+def map_seeds(function, work: list[tuple], jobs: int) -> list:
+    """``function(*item)`` for every item of ``work`` (one per seed), in ``jobs`` spawned
+    processes at once when ``jobs`` > 1, else one after another in this process."""
+    if jobs <= 1:
+        return [function(*item) for item in work]
+    with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
+        return list(pool.map(function, *zip(*work, strict=True)))
+
+
 def demo_dataset(seed: int) -> Path:
     """The demo preset for ``seed``, generated once into the cache."""
     return synth.generate(cache_dir() / "bench" / f"demo-seed{seed}", preset="demo", seed=seed)
@@ -108,11 +117,7 @@ def main() -> None:
     os.environ.setdefault("ASD_WORKSPACE_DIR", tempfile.mkdtemp(prefix="asd-bench-"))
     threads = max(1, (os.cpu_count() or 1) // args.jobs) if args.jobs > 1 else 0
     work = [(seed, args.systems, args.ae_epochs, args.device, threads) for seed in args.seeds]
-    if args.jobs > 1:
-        with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
-            per_seed = list(pool.map(bench_one_seed, *zip(*work, strict=True)))
-    else:
-        per_seed = [bench_one_seed(*item) for item in work]
+    per_seed = map_seeds(bench_one_seed, work, args.jobs)
 
     rows: dict[str, list[dict]] = {}
     train_times: dict[str, list[float]] = {}

@@ -17,8 +17,6 @@ import argparse
 import os
 import sys
 import tempfile
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -29,7 +27,13 @@ import torch  # noqa: E402
 
 from asdcore import metrics, runs, synth  # noqa: E402
 from bench import results  # noqa: E402
-from bench.bench_baselines import AE_BACKENDS, STATS_BACKENDS, table, train_and_score  # noqa: E402
+from bench.bench_baselines import (  # noqa: E402
+    AE_BACKENDS,
+    STATS_BACKENDS,
+    map_seeds,
+    table,
+    train_and_score,
+)
 
 # Official AE baseline on the DCASE 2025 development set (hmeans, DCASE.md section 3).
 PUBLISHED = {"mse": (0.6678, 0.5139, 0.5294), "mahalanobis": (0.6551, 0.5005, 0.5272)}
@@ -109,11 +113,7 @@ def main() -> None:
     threads = max(1, (os.cpu_count() or 1) // args.jobs) if args.jobs > 1 else 0
     work = [(seed, args.data_root, args.epochs, args.machines, args.systems, threads)
             for seed in args.seeds]
-    if args.jobs > 1:
-        with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
-            per_seed = list(pool.map(calibrate_seed, *zip(*work, strict=True)))
-    else:
-        per_seed = [calibrate_seed(*item) for item in work]
+    per_seed = map_seeds(calibrate_seed, work, args.jobs)
 
     rows: dict[str, list[dict]] = {}
     for seed in per_seed:

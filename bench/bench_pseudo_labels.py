@@ -18,8 +18,6 @@ import argparse
 import os
 import sys
 import tempfile
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -33,7 +31,7 @@ from asdcore.labels import cluster_machine, label_quality  # noqa: E402
 from asdcore.labels.quality import truth_of  # noqa: E402
 from asdcore.models.seresnet import SEResNetEmbedder  # noqa: E402
 from bench import results  # noqa: E402
-from bench.bench_baselines import demo_dataset, table  # noqa: E402
+from bench.bench_baselines import demo_dataset, map_seeds, table  # noqa: E402
 from bench.bench_seed import SEED_BACKENDS  # noqa: E402
 
 
@@ -119,11 +117,7 @@ def main() -> None:
         model_config["epochs"] = args.epochs
     os.environ.setdefault("ASD_WORKSPACE_DIR", tempfile.mkdtemp(prefix="asd-bench-"))
     work = [(seed, model_config) for seed in args.seeds]
-    if args.jobs > 1:
-        with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
-            per_seed = list(pool.map(bench_one_seed, *zip(*work, strict=True)))
-    else:
-        per_seed = [bench_one_seed(*item) for item in work]
+    per_seed = map_seeds(bench_one_seed, work, args.jobs)
 
     rows: dict[str, list[dict]] = {}
     attribute_less_rows: dict[str, list[dict]] = {}
