@@ -158,7 +158,7 @@ class CheckRun:
         model = self.model(machine)
         train = self.clips[self.clips["machine"] == machine]
         in_section = (train["section"] == section).to_numpy()
-        config = model.feature_config(pipeline._clip_seconds(train))
+        config = model.feature_config(pipeline.clip_seconds(train))
         if model.kind == "detector":
             detector = model.with_mode(self.backend)
             trained_scores, threshold = detector.decision_scores_, detector.threshold_
@@ -361,7 +361,7 @@ def _percentile(scores: np.ndarray, score: float) -> float | None:
 def _train_embeddings(run: runs.Run, model, train: pd.DataFrame, data_root: str,
                       config: features.LogMelConfig, device: str) -> np.ndarray:
     """The training clips' embeddings: the ones scoring saved when still valid, else new."""
-    saved = pipeline._saved_embeddings(run, train["machine"].iloc[0], data_root, [train])
+    saved = pipeline.valid_saved_embeddings(run, train["machine"].iloc[0], data_root, [train])
     if saved is not None:
         return saved[0]
     if model.trains_jointly:

@@ -80,7 +80,7 @@ def _machines_to_use(ds: dataset.Dataset, wanted: list[str]) -> list[str]:
     return sorted(set(wanted))
 
 
-def _clip_seconds(clips: pd.DataFrame) -> float:
+def clip_seconds(clips: pd.DataFrame) -> float:
     """One length per machine (DCASE clips of a machine share it): the median, to the frame."""
     return float(np.median(clips["duration"]))
 
@@ -106,7 +106,7 @@ def train_run(run: Run, progress: ProgressFn | None = None,
         model = model_for(config, saved=True)
         step = stage(progress, 2 * index, 2 * len(machines), f"{machine} features")
         logmels = features.extract(train["path"].tolist(),
-                                   model.feature_config(_clip_seconds(train)),
+                                   model.feature_config(clip_seconds(train)),
                                    device=config.device, progress=step, cancel=cancel)
         step = stage(progress, 2 * index + 1, 2 * len(machines), f"{machine} training")
         model.fit(logmels, train["domain"].where(train["domain"] == "target", "source").tolist(),
@@ -219,7 +219,7 @@ def _score_machine(run: Run, model, machine: str, clips: pd.DataFrame, data_root
     train = of_machine[of_machine["split"] == "train"]
     supplemental = of_machine[of_machine["split"] == "supplemental"]
     test = of_machine[of_machine["split"] == "test"].copy()
-    feature_config = model.feature_config(_clip_seconds(train if len(train) else test))
+    feature_config = model.feature_config(clip_seconds(train if len(train) else test))
 
     def logmels_of(part: pd.DataFrame, index: int) -> np.ndarray:
         return features.extract(part["path"].tolist(), feature_config, device=device,
@@ -241,7 +241,7 @@ def _score_machine(run: Run, model, machine: str, clips: pd.DataFrame, data_root
             raise ASDError(f"Scoring {machine} with {backend!r} needs its training clips as "
                            "references, and the dataset has none.")
         parts = [part for part in (train, supplemental, test) if len(part)]
-        vectors = _saved_embeddings(run, machine, data_root, parts)
+        vectors = valid_saved_embeddings(run, machine, data_root, parts)
         if vectors is None:
             vectors = [embeddings_of(part, index) for index, part in enumerate(parts)]
             _save_embeddings(run, machine, data_root, parts, vectors)
@@ -330,8 +330,8 @@ def _save_embeddings(run: Run, machine: str, data_root: str, parts: list[pd.Data
                  data_root=np.array(data_root))
 
 
-def _saved_embeddings(run: Run, machine: str, data_root: str,
-                      parts: list[pd.DataFrame]) -> list[np.ndarray] | None:
+def valid_saved_embeddings(run: Run, machine: str, data_root: str,
+                           parts: list[pd.DataFrame]) -> list[np.ndarray] | None:
     """The saved embeddings of ``parts`` when they are still valid: readable, same dataset
     folder, every clip present, saved after the weights were last written. Else None."""
     path = run.embeddings_dir / f"{machine}.npz"
