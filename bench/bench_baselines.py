@@ -1,12 +1,14 @@
-"""Official score of the comparison systems on the demo preset, over several seeds.
+"""Official score of the comparison systems on a yardstick (default the demo preset), over
+several seeds.
 
 Systems: the training-free baseline (log-mel statistics embeddings + each embedding scorer)
 and the official AE baseline (MSE and Mahalanobis modes). Each seed is a different demo
 dataset (generated with that seed) and, for the AE, a different initialisation, so the spread
-covers both. Runs live in a temporary workspace; figures are appended to bench/RESULTS.md.
+covers both (on the real fan yardstick a seed is a fold, `bench/yardsticks.py`). Runs live in
+a temporary workspace; figures are appended to bench/RESULTS.md.
 
-    python bench/bench_baselines.py [--seeds 0 1 2] [--ae-epochs 20] [--systems stats ae]
-                                    [--device auto] [--jobs 1]
+    python bench/bench_baselines.py [--yardstick demo] [--seeds 0 1 2] [--ae-epochs 20]
+                                    [--systems stats ae] [--device auto] [--jobs 1]
 """
 
 from __future__ import annotations
@@ -25,10 +27,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from asdcore import pipeline, scoring, synth  # noqa: E402
+from asdcore import pipeline, scoring  # noqa: E402
 from asdcore.features import resolve_device  # noqa: E402
-from asdcore.paths import cache_dir  # noqa: E402
 from bench import results  # noqa: E402
+from bench.yardsticks import YARDSTICKS, dataset_for  # noqa: E402
 
 STATS_BACKENDS = tuple(scoring.SCORERS)
 AE_BACKENDS = ("mse", "mahalanobis")
@@ -45,7 +47,7 @@ def map_seeds(function, work: list[tuple], jobs: int) -> list:
 
 def demo_dataset(seed: int) -> Path:
     """The demo preset for ``seed``, generated once into the cache."""
-    return synth.generate(cache_dir() / "bench" / f"demo-seed{seed}", preset="demo", seed=seed)
+    return dataset_for("demo", seed)
 
 
 def train_and_score(data: Path, name: str, model: str, backends, device: str = "auto",
@@ -82,19 +84,21 @@ def table(rows: dict[str, list[dict]]) -> str:
 
 
 def bench_one_seed(seed: int, systems: list[str], ae_epochs: int, device: str,
-                   threads: int) -> tuple[dict[str, dict], dict[str, float]]:
-    """Score summaries ``{system: summary}`` and training times of one demo seed."""
+                   threads: int, yardstick: str = "demo",
+                   ) -> tuple[dict[str, dict], dict[str, float]]:
+    """Score summaries ``{system: summary}`` and training times of one seed of ``yardstick``."""
     if threads > 0:
         torch.set_num_threads(threads)
-    data = demo_dataset(seed)
+    data = dataset_for(yardstick, seed)
     summaries, train_times = {}, {}
     if "stats" in systems:
-        stats = train_and_score(data, f"bench-stats-{seed}", "logmel-stats", STATS_BACKENDS)
+        stats = train_and_score(data, f"bench-{yardstick}-stats-{seed}", "logmel-stats",
+                                STATS_BACKENDS)
         train_times["logmel-stats"] = stats["train_s"]
         for backend, summary in stats["scores"].items():
             summaries[f"log-mel statistics + {backend}"] = summary
     if "ae" in systems:
-        ae = train_and_score(data, f"bench-ae-{seed}", "ae", AE_BACKENDS,
+        ae = train_and_score(data, f"bench-{yardstick}-ae-{seed}", "ae", AE_BACKENDS,
                              device=device, epochs=ae_epochs, seed=seed)
         train_times["ae"] = ae["train_s"]
         for backend, summary in ae["scores"].items():
@@ -105,6 +109,7 @@ def bench_one_seed(seed: int, systems: list[str], ae_epochs: int, device: str,
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--yardstick", choices=YARDSTICKS, default="demo")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--ae-epochs", type=int, default=20,
                         help="the official 100 epochs take hours on 2 CPU cores")
@@ -116,7 +121,8 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("ASD_WORKSPACE_DIR", tempfile.mkdtemp(prefix="asd-bench-"))
     threads = max(1, (os.cpu_count() or 1) // args.jobs) if args.jobs > 1 else 0
-    work = [(seed, args.systems, args.ae_epochs, args.device, threads) for seed in args.seeds]
+    work = [(seed, args.systems, args.ae_epochs, args.device, threads, args.yardstick)
+            for seed in args.seeds]
     per_seed = map_seeds(bench_one_seed, work, args.jobs)
 
     rows: dict[str, list[dict]] = {}
@@ -132,13 +138,13 @@ def main() -> None:
         ae_note = f" AE trained on {ae_device} for {args.ae_epochs} epochs" + (
             "." if args.ae_epochs == 100 else " instead of the official 100.")
     parallel = f", {args.jobs} seeds at a time" if args.jobs > 1 else ""
-    body = (f"Demo preset, dataset seeds {args.seeds} (the AE also uses the seed for its "
-            f"initialisation); official DCASE score over 7 machines x 3 values.{ae_note}\n\n"
+    body = (f"Yardstick {args.yardstick} (bench/yardsticks.py), seeds {args.seeds} (the AE "
+            f"also uses the seed for its initialisation); official DCASE score.{ae_note}\n\n"
             + table(rows) + "\n\n"
-            + f"Training time per seed (all 7 machines, features included{parallel}): "
+            + f"Training time per seed (every machine, features included{parallel}): "
             + ", ".join(f"{k} {np.mean(v):.0f} s" for k, v in train_times.items()))
     print(body)
-    results.append("bench_baselines.py: comparison systems on the demo preset", body)
+    results.append(f"bench_baselines.py: comparison systems ({args.yardstick})", body)
 
 
 if __name__ == "__main__":

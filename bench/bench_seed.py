@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from asdcore import pipeline, runs, scoring  # noqa: E402
+from asdcore import pipeline, scoring  # noqa: E402
 from bench import results  # noqa: E402
 from bench.bench_baselines import AE_BACKENDS, STATS_BACKENDS, demo_dataset, table, train_and_score  # noqa: E402
 
@@ -47,11 +47,13 @@ ABLATIONS = {
 }
 
 
-def train_seed_child(data: Path, name: str, model_config: dict, device: str = "cpu") -> dict:
-    """Train a seed-model run in a child process; its wall time, peak RSS and the run path."""
+def train_seed_child(data: Path, name: str, model_config: dict, device: str = "cpu",
+                     label_sets: dict[str, dict[str, str]] | None = None) -> dict:
+    """Train a seed-model run in a child process; its wall time, peak RSS and the run path.
+    ``label_sets``: pseudo-attributes of attribute-less machines (`pipeline.queue_run`)."""
     config = pipeline.TrainConfig(data=str(data), model="seresnet18", device=device,
                                   model_config=model_config)
-    run = runs.create_run(name, config, overwrite=True)
+    run = pipeline.queue_run(name, config, overwrite=True, label_sets=label_sets)
     code = ("import sys; from asdcore import pipeline, runs; run = runs.Run(__import__('pathlib')"
             ".Path(sys.argv[1]));\nwith run.working(): pipeline.train_run(run)")
     start = time.perf_counter()

@@ -1,4 +1,4 @@
-"""The seed model's old defaults against the SSL recipe's way (issue 16), on the demo preset.
+"""The seed model's old defaults against the SSL recipe's way (issue 16), on one yardstick.
 
 Each system is trained once per seed (dataset and model seed, `bench_seed.train_seed_child`,
 1 epoch by default: the Training page's demo setting) and scored from its saved embeddings
@@ -7,10 +7,12 @@ centres (``normalize_centres=False``, deviation c). Paired differences against e
 ``--baselines`` (same data and initialisation per seed) are given with their standard error:
 the figures the selection rule in bench/RESULTS.md reads. A run already in the workspace is
 reused, so several processes can share ``--workspace`` (e.g. the ablations against the
-recipe's runs).
+recipe's runs). ``--yardstick`` picks the data (`bench/yardsticks.py`: demo, plant, real-fan;
+each seed is a dataset seed or a fold).
 
-    python bench/bench_seed_recipe.py [--systems old recipe ...] [--baselines old ...]
-        [--seeds 0 1 2] [--epochs 1] [--threads 1] [--workspace DIR] [--append]
+    python bench/bench_seed_recipe.py [--yardstick demo] [--systems old recipe ...]
+        [--baselines old ...] [--seeds 0 1 2] [--epochs 1] [--threads 1] [--workspace DIR]
+        [--append]
 """
 
 from __future__ import annotations
@@ -27,12 +29,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from asdcore import pipeline, runs, scoring, synth  # noqa: E402
+from asdcore import atomic, dataset, labels, pipeline, runs, scoring, synth  # noqa: E402
 from asdcore.models.seresnet import SEResNetConfig  # noqa: E402
 from bench import results  # noqa: E402
 from bench.bench_backends import score_run  # noqa: E402
-from bench.bench_baselines import demo_dataset, table  # noqa: E402
+from bench.bench_baselines import table  # noqa: E402
 from bench.bench_seed import train_seed_child  # noqa: E402
+from bench.yardsticks import YARDSTICKS, dataset_for  # noqa: E402
 
 # name -> (row label, settings over the model's defaults); the ablations are the recipe with
 # one setting back at its old value
@@ -41,6 +44,10 @@ SYSTEMS = {
     "recipe": ("recipe", dict(SEResNetConfig.recipe)),
     "a-only": ("old defaults, main head on every sample (a only)",
                {**SEResNetConfig.legacy, "main_head_samples": "all"}),
+    "ab": ("old defaults with (a) and (b): every sample on the main head, adaptive scale, "
+           "trainable exchange centres",
+           {**SEResNetConfig.legacy, "main_head_samples": "all", "dynamic_scale": True,
+            "trainable_exchange_centres": True}),
     "a-off": ("recipe, main head on unexchanged samples only (a off)",
               {**SEResNetConfig.recipe, "main_head_samples": "unexchanged"}),
     "b-off": ("recipe, fixed scale and exchange centres (b off)",
@@ -53,7 +60,18 @@ SYSTEMS = {
                    {**SEResNetConfig.recipe, "spectrum_highpass": True}),
     "f-off": ("recipe, no temporal mean normalisation (f off)",
               {**SEResNetConfig.recipe, "temporal_norm": False}),
+    # the ablations of the seed system (issue 16, item 4): the recipe without one part
+    "no-mixup": ("recipe without mixup", {**SEResNetConfig.recipe, "mixup": False}),
+    "no-statex": ("recipe without StatEx", {**SEResNetConfig.recipe, "statex": False}),
+    "no-featex": ("recipe without FeatEx", {**SEResNetConfig.recipe, "featex": False}),
+    "no-noise": ("recipe without noise mixing",
+                 {**SEResNetConfig.recipe, "noise_mixing": False, "noise_augment": False}),
+    "no-highpass": ("recipe without the 200 Hz high-pass",
+                    {**SEResNetConfig.recipe, "highpass": False}),
+    "no-pseudo-labels": ("recipe without pseudo-labels", dict(SEResNetConfig.recipe)),
 }
+# Systems that never take pseudo-labels, even with --pseudo-labels.
+WITHOUT_LABELS = {"no-pseudo-labels"}
 
 
 def _raw_centres(base: type) -> type:
@@ -67,17 +85,31 @@ RAW_CENTRE_BACKENDS = {"knn-dg raw centres": _raw_centres(scoring.DomainGenerali
                        "knn-ldn raw centres": _raw_centres(scoring.LocalDensityKNN)}
 
 
-def trained_run(data: Path, name: str, settings: dict, train: bool = True) -> runs.Run | None:
-    """The scored run ``name``, trained and scored unless already done (None when it is not
-    and ``train`` is off)."""
+def trained_run(data: Path, name: str, settings: dict, train: bool = True,
+                label_sets: dict[str, dict[str, str]] | None = None) -> runs.Run | None:
+    """The scored run ``name``, trained (with ``label_sets`` as pseudo-attributes) and scored
+    unless already done (None when it is not and ``train`` is off)."""
     run = runs.Run(runs.run_path(name))
     if run.metrics_path.is_file():  # written once scoring has saved every embedding
         return run
     if not train:
         return None
-    run = train_seed_child(data, name, settings)["run"]
+    run = train_seed_child(data, name, settings, label_sets=label_sets)["run"]
     pipeline.score_run(run)  # saves every clip's embedding
     return run
+
+
+def pseudo_labels(data: Path) -> dict[str, dict[str, str]]:
+    """The default clustering's labels of every machine without attributes (as the Pseudo-labels
+    page makes them), kept beside the dataset so every system and rerun gets the same ones."""
+    saved = data.parent / f"{data.name}.pseudo-labels.json"
+    if saved.is_file():
+        return json.loads(saved.read_text())
+    ds = dataset.scan(data)
+    label_sets = {machine["name"]: labels.cluster_machine(ds, machine["name"]).labels
+                  for machine in ds.machines() if not machine["has_attributes"]}
+    atomic.write_text(saved, json.dumps(label_sets))
+    return label_sets
 
 
 def backend_scores(run: runs.Run) -> dict[str, dict]:
@@ -115,6 +147,15 @@ def paired(scores: dict, key: str, base: str, backend: str, base_backend: str | 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--yardstick", choices=YARDSTICKS, default="demo")
+    parser.add_argument("--machines", nargs="+", default=None,
+                        help="generate and train only these machine types (synthetic "
+                        "yardsticks; the dcase one needs it on 2 CPU cores)")
+    parser.add_argument("--width", type=int, default=None,
+                        help="the seed model's width (default: the model's)")
+    parser.add_argument("--pseudo-labels", action="store_true",
+                        help="train every system but no-pseudo-labels with the default "
+                        "clustering's pseudo-labels for the machines without attributes")
     parser.add_argument("--systems", nargs="+", choices=list(SYSTEMS), default=["old", "recipe"])
     parser.add_argument("--baselines", nargs="+", choices=list(SYSTEMS), default=None,
                         help="the systems the others are paired with (default: the first)")
@@ -134,13 +175,21 @@ def main() -> None:
     scores: dict[tuple[str, int], dict[str, dict]] = {}
     train_s: dict[str, list[float]] = {}
     width = None
+    # demo runs keep the names they had before there were other yardsticks
+    prefix = "recipebench" + ("" if args.yardstick == "demo" else f"-{args.yardstick}") + (
+        f"-{'-'.join(sorted(args.machines))}" if args.machines else "") + (
+        f"-w{args.width}" if args.width else "") + ("-pl" if args.pseudo_labels else "")
     for seed in args.seeds:
-        data = demo_dataset(seed) if args.train else None
+        data = dataset_for(args.yardstick, seed, args.machines) if args.train else None
+        label_sets = pseudo_labels(data) if args.pseudo_labels and args.train else {}
         for key in systems:
             label, settings = SYSTEMS[key]
             config = {**settings, "epochs": args.epochs, "seed": seed,
                       "num_threads": args.threads}
-            run = trained_run(data, f"recipebench-{key}-{seed}", config, args.train)
+            if args.width:
+                config["width"] = args.width
+            run = trained_run(data, f"{prefix}-{key}-{seed}", config, args.train,
+                              None if key in WITHOUT_LABELS else label_sets)
             if run is None:
                 continue
             train_s.setdefault(label, []).append(training_seconds(run))
@@ -165,8 +214,16 @@ def main() -> None:
               + paired(scores, key, key, raw, raw.replace(" raw centres", ""))
               for key in systems for raw in RAW_CENTRE_BACKENDS]
     lines = [line for line in lines if not line.endswith("no common seed")]
-    body = (f"Demo preset (generator version {synth.GENERATOR_VERSION}), dataset and model "
-            f"seeds {args.seeds} (where a run finished), "
+    data_name = {"demo": "Demo preset", "plant": "Plant family, demo preset",
+                 "real-fan": "Real fan recordings (folds as seeds, bench/yardsticks.py)",
+                 "dcase": "DCASE-size preset"}
+    data_name = data_name[args.yardstick] + (
+        f", machine types {', '.join(args.machines)}" if args.machines else "") + (
+        ", pseudo-labels from the default clustering for the machines without attributes "
+        "(all systems but the one without them)" if args.pseudo_labels else "")
+    body = (f"Yardstick {args.yardstick}: {data_name} (generator version "
+            f"{synth.GENERATOR_VERSION}), dataset and model seeds {args.seeds} (where a run "
+            "finished), "
             f"{args.epochs} epoch(s), width {width}, {args.threads} CPU thread(s) per run; "
             "every run scored from its saved embeddings with every backend (\"raw centres\": "
             "knn-dg / knn-ldn with normalize_centres=False). Settings over the model's "
@@ -180,8 +237,8 @@ def main() -> None:
             + ", ".join(f"{label} {np.mean(t):.0f} s" for label, t in train_s.items()))
     print(body, flush=True)
     if args.append:
-        results.append("bench_seed_recipe.py: seed model, old defaults against the recipe's",
-                       body)
+        results.append("bench_seed_recipe.py: seed model, old defaults against the recipe's "
+                       f"({args.yardstick})", body)
 
 
 if __name__ == "__main__":

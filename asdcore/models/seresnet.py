@@ -95,6 +95,9 @@ class SEResNetConfig(Config):
     # mean over time: frequency positions are lost) or "time" (max over time, the frequency
     # positions kept side by side, as in the SSL recipe's code).
     pooling: str = "global"
+    # The seed's 200 Hz high-pass on the log-mel front end (`features.LogMelConfig`); off only
+    # for the ablation that measures it.
+    highpass: bool = True
     # Subtract each mel band's mean over time (the recipe's CMN).
     temporal_norm: bool = True
     # The spectrum branch's input: the linear "magnitude" of the clip's FFT (the recipe's) or
@@ -441,7 +444,8 @@ class SEResNetEmbedder(JointEmbedder):
 
     def feature_config(self, clip_seconds: float | None = None) -> LogMelConfig:
         seconds = self.seconds_ or self.config.seconds or clip_seconds or MAX_SECONDS
-        return LogMelConfig(seconds=float(seconds))
+        return LogMelConfig(seconds=float(seconds),
+                            highpass_hz=LogMelConfig.highpass_hz if self.config.highpass else None)
 
     def fit_clips(self, train: pd.DataFrame, supplemental: pd.DataFrame | None = None,
                   pseudo_labels: dict[str, str] | None = None,
