@@ -23,9 +23,9 @@ if TYPE_CHECKING:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from asdcore import synth
 
-    with terminal_progress(f"demo ({args.preset})") as bar:
+    with terminal_progress(f"demo ({args.family}, {args.preset})") as bar:
         root = synth.generate(args.out, preset=args.preset, seed=args.seed, progress=bar,
-                              machines=args.machine)
+                              machines=args.machine, family=args.family)
     print(root)
     return 0
 
@@ -418,8 +418,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="tiny (tests), demo (the app's, ~300 MB) or dcase (DCASE 2025 size, "
                    "~3 GB: 990 + 10 training and 200 test clips of 10 s per machine)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--family", choices=["demo", "plant"], default="demo",
+                   help="demo (the seven DCASE 2025 machine types) or plant (pump, compressor, "
+                   "blower, conveyor, motor in reverberant halls with intermittent noise)")
     p.add_argument("--machine", action="append", metavar="M",
-                   help="generate only this machine type (repeatable; default all seven)")
+                   help="generate only this machine type (repeatable; default all of the "
+                   "family's)")
     p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser("info", help="what a dataset holds, and what is wrong with it")

@@ -9,8 +9,14 @@ factory, another microphone and operating conditions the source never shows, wit
 training clips per section, as in DCASE. The fault levels are calibrated so that the official
 AE baseline lands near its published DCASE 2025 development figures (bench/bench_calibration.py).
 
+Families (`FAMILIES`, ``generate(..., family=...)``): "demo" (the above, the default) and
+"plant" (`plant`: a centrifugal pump, a reciprocating compressor, a roots blower, a conveyor
+and an induction motor in reverberant halls with non-stationary background), so that a default
+can be checked on data of another family than the one it was chosen on.
+
 Modules: `signals` (signal primitives), `machines` (machine models, recording environments),
-`faults` (the fault catalogue), `plan` (presets and every clip decided before any audio),
+`plant` (the plant family), `faults` (the fault catalogue), `plan` (families, presets and
+every clip decided before any audio),
 `write` (rendering and writing, resumable and atomic). Every clip draws its randomness from its
 own generators seeded by (seed, machine, split, domain, label, index), so the bytes written do
 not depend on the number of workers or on the order of work.
@@ -30,14 +36,17 @@ from asdcore.synth.plan import (
     ANOMALIES,
     ATTRIBUTES,
     CLIP_LENGTH_FACTOR,
+    FAMILIES,
     HIDDEN_ATTRIBUTE_MACHINES,
     MACHINES,
     NO_ATTRIBUTE,
     PRESETS,
     SECTION,
     Clip,
+    Family,
     SynthPreset,
     clip_rngs,
+    family_of,
     plan_machine,
     severity_of,
 )
@@ -51,6 +60,7 @@ from asdcore.synth.write import (
     damaged_clips,
     generate,
     is_dataset,
+    manifest_family,
     read_manifest,
     render,
     truth_table,
@@ -58,10 +68,11 @@ from asdcore.synth.write import (
 
 __all__ = [
     "ANOMALIES", "ATTRIBUTES", "BALL_PASS_RATIO", "CATALOGUE", "CLIP_LENGTH_FACTOR",
-    "ENVIRONMENTS", "FAULT_LEVEL_DB", "GENERATOR_NAME", "GENERATOR_VERSION",
+    "ENVIRONMENTS", "FAMILIES", "FAULT_LEVEL_DB", "GENERATOR_NAME", "GENERATOR_VERSION",
     "HIDDEN_ATTRIBUTE_MACHINES", "MACHINES", "MANIFEST_NAME", "NO_ATTRIBUTE", "PRESETS",
     "SAMPLE_RATE", "SECTION", "SOUND_MODELS", "TEST_BEARING", "TRUTH_COLUMNS", "TRUTH_NAME",
-    "BearingGeometry", "Clip", "Environment", "FaultKind", "Microphone", "Rotor", "SynthPreset",
-    "background", "clip_rngs", "damaged_clips", "generate", "is_dataset", "plan_machine",
-    "read_manifest", "render", "rms", "severity_of", "truth_table",
+    "BearingGeometry", "Clip", "Environment", "Family", "FaultKind", "Microphone", "Rotor",
+    "SynthPreset", "background", "clip_rngs", "damaged_clips", "family_of", "generate",
+    "is_dataset", "manifest_family", "plan_machine", "read_manifest", "render", "rms",
+    "severity_of", "truth_table",
 ]

@@ -65,6 +65,14 @@ class Environment:
     snr_db: tuple[float, float]  # range of machine-to-background ratios
     microphone: Microphone
 
+    def background(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        return background(n, self, rng)
+
+    def room(self, y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """The machine as the microphone hears it: the demo's machines are heard close up,
+        with no reverberation (the plant family's halls reverberate, `plant.Hall`)."""
+        return y
+
 
 # The target domain is another factory and another microphone, at a lower machine-to-noise
 # ratio: together with the operating conditions the source never shows (plan.ATTRIBUTES) it

@@ -4,10 +4,13 @@ before any audio, and each clip's own random streams."""
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
+from asdcore.errors import ASDError
+from asdcore.synth import machines, plant
 from asdcore.synth.signals import SAMPLE_RATE
 
 SECTION = "00"
@@ -92,6 +95,41 @@ ANOMALIES: dict[str, tuple[str, ...]] = {
     "valve": ("valve_sticking", "valve_leak", "cavitation", "looseness"),
 }
 
+
+
+@dataclass(frozen=True)
+class Family:
+    """A family of synthetic machines: which machines, how each sounds and behaves, and the
+    recording situation of each domain (an object with ``background(n, rng)``, ``room(y,
+    rng)``, ``snr_db`` and ``microphone``)."""
+
+    name: str
+    version: str  # bumped whenever the family's audio or layout changes
+    machines: tuple[str, ...]
+    hidden_attribute_machines: frozenset[str]
+    attributes: Mapping[str, Mapping[str, tuple[str, ...]]]
+    anomalies: Mapping[str, tuple[str, ...]]
+    sound_models: Mapping[str, Callable[..., np.ndarray]]
+    environments: Mapping[str, object]
+    clip_length_factor: Mapping[str, float]
+
+
+FAMILIES: dict[str, Family] = {
+    # the demo's version is the generator's historical version (write.GENERATOR_VERSION)
+    "demo": Family("demo", "3", MACHINES, HIDDEN_ATTRIBUTE_MACHINES, ATTRIBUTES, ANOMALIES,
+                   machines.SOUND_MODELS, machines.ENVIRONMENTS, CLIP_LENGTH_FACTOR),
+    "plant": Family("plant", "1", plant.MACHINES, plant.HIDDEN_ATTRIBUTE_MACHINES,
+                    plant.ATTRIBUTES, plant.ANOMALIES, plant.SOUND_MODELS, plant.HALLS, {}),
+}
+
+
+def family_of(name: str) -> Family:
+    """The family called ``name``, or one clear sentence."""
+    if name not in FAMILIES:
+        raise ASDError(f"Unknown family {name!r}; choose one of {', '.join(FAMILIES)}.")
+    return FAMILIES[name]
+
+
 _GOLDEN = (np.sqrt(5) - 1) / 2
 
 
@@ -112,6 +150,7 @@ class Clip:
     anomaly: str  # fault kind of an anomalous clip, else ""
     samples: int
     severity: float = 0.0
+    family: str = "demo"
 
     def _name(self, attributes: str) -> str:
         domain = "source" if self.split == "supplemental" else self.domain
@@ -121,8 +160,13 @@ class Clip:
     @property
     def name(self) -> str:
         """The published file name: hidden attributes read ``noAttribute``."""
-        hidden = self.machine in HIDDEN_ATTRIBUTE_MACHINES or self.label == "noise"
+        hidden = self.attributes_hidden or self.label == "noise"
         return self._name(NO_ATTRIBUTE if hidden else self.attributes)
+
+    @property
+    def attributes_hidden(self) -> bool:
+        """Whether the machine's attributes are hidden (``noAttribute`` in published names)."""
+        return self.machine in FAMILIES[self.family].hidden_attribute_machines
 
     @property
     def true_name(self) -> str:
@@ -134,24 +178,30 @@ class Clip:
         return f"{self.machine}/{self.split}/{self.name}"
 
 
-def clip_samples(machine: str, preset: SynthPreset) -> int:
-    return int(round(preset.seconds * CLIP_LENGTH_FACTOR.get(machine, 1.0) * SAMPLE_RATE))
+def clip_samples(machine: str, preset: SynthPreset, family: str = "demo") -> int:
+    factor = FAMILIES[family].clip_length_factor.get(machine, 1.0)
+    return int(round(preset.seconds * factor * SAMPLE_RATE))
 
 
-def plan_machine(machine: str, preset: SynthPreset) -> list[Clip]:
-    """All clips of one machine type; attributes and fault kinds cycle so each is well covered."""
-    samples = clip_samples(machine, preset)
-    kinds = ANOMALIES[machine]
+def plan_machine(machine: str, preset: SynthPreset, family: str = "demo") -> list[Clip]:
+    """All clips of one machine type of ``family``; attributes and fault kinds cycle so each is
+    well covered."""
+    spec = family_of(family)
+    if machine not in spec.machines:
+        raise ASDError(f"Unknown machine type {machine!r} for the {family} family; choose among "
+                       f"{', '.join(spec.machines)}.")
+    samples = clip_samples(machine, preset, family)
+    kinds = spec.anomalies[machine]
     clips = []
 
     def add(split, domain, label, count):
-        combos = ATTRIBUTES[machine][domain]
+        combos = spec.attributes[machine][domain]
         for i in range(count):
             attributes = NO_ATTRIBUTE if label == "noise" else combos[i % len(combos)]
             anomalous = label == "anomaly"
             clips.append(Clip(machine, split, domain, label, i, attributes,
                               kinds[(i // len(combos)) % len(kinds)] if anomalous else "", samples,
-                              severity_of(i) if anomalous else 0.0))
+                              severity_of(i) if anomalous else 0.0, family))
 
     add("train", "source", "normal", preset.n_train_source)
     add("train", "target", "normal", preset.n_train_target)
@@ -161,14 +211,18 @@ def plan_machine(machine: str, preset: SynthPreset) -> list[Clip]:
     add("supplemental", "source", "clean", preset.n_supplemental_clean)
     for i in range(preset.n_supplemental_noise):  # noise of both recording situations
         domain = ("source", "target")[i % 2]
-        clips.append(Clip(machine, "supplemental", domain, "noise", i, NO_ATTRIBUTE, "", samples))
+        clips.append(Clip(machine, "supplemental", domain, "noise", i, NO_ATTRIBUTE, "", samples,
+                          family=family))
     return clips
 
 
 def clip_rngs(seed: int, clip: Clip) -> tuple[np.random.Generator, np.random.Generator]:
     """The clip's own random streams (the machine and its recording; its fault), independent
-    of worker count and order of work."""
+    of worker count and order of work. The demo family's keys name no family, as before
+    families existed, so its clips keep their bytes."""
     keys = (clip.machine, clip.split, clip.domain, clip.label)
+    if clip.family != "demo":
+        keys = (clip.family, *keys)
     sound, fault = np.random.SeedSequence(
         [seed, *(zlib.crc32(key.encode()) for key in keys), clip.index]).spawn(2)
     return np.random.default_rng(sound), np.random.default_rng(fault)

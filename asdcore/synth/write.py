@@ -26,23 +26,26 @@ from asdcore.atomic import write_json, write_text
 from asdcore.dataset import parse_attributes
 from asdcore.errors import ASDError
 from asdcore.progress import CancelFn, ProgressFn, check_cancel, report
-from asdcore.synth.machines import ENVIRONMENTS, SOUND_MODELS, background
 from asdcore.synth.plan import (
-    HIDDEN_ATTRIBUTE_MACHINES,
-    MACHINES,
+    FAMILIES,
     PRESETS,
     SECTION,
     Clip,
+    Family,
     SynthPreset,
     clip_rngs,
+    family_of,
     plan_machine,
 )
 from asdcore.synth.signals import SAMPLE_RATE, rms, shape_spectrum
 
-# Bump whenever the audio or the layout changes: an existing demo of another version is replaced.
-GENERATOR_VERSION = "3"  # 3: fault catalogue, calibrated domain shift, truth.csv, 8 s clips
+# The demo family's version (`plan.FAMILIES`, bumped whenever its audio or layout changes: an
+# existing demo of another version is replaced). 3: fault catalogue, calibrated domain shift,
+# truth.csv, 8 s clips.
+GENERATOR_VERSION = FAMILIES["demo"].version
 GENERATOR_NAME = "asdcore.synth"
 MANIFEST_NAME = "asd_demo.json"
+ALL_MACHINES = frozenset(m for family in FAMILIES.values() for m in family.machines)
 TRUTH_NAME = "truth.csv"  # in dev_data/raw, beside the machine folders
 TRUTH_COLUMNS = ("file", "machine", "section", "split", "domain", "label", "attributes",
                  "fault", "severity")
@@ -55,16 +58,18 @@ PEAK_LEVEL = 10 ** (-1 / 20)
 def render(clip: Clip, seed: int) -> np.ndarray:
     """The clip's audio as 16-bit samples at the fixed recording level."""
     rng, fault_rng = clip_rngs(seed, clip)
-    env = ENVIRONMENTS[clip.domain]
+    family = FAMILIES[clip.family]
+    env = family.environments[clip.domain]
     if clip.label == "noise":
-        y = background(clip.samples, env, rng)
+        y = env.background(clip.samples, rng)
     else:
-        y = SOUND_MODELS[clip.machine](clip.samples, parse_attributes(clip.attributes),
-                                       clip.anomaly, clip.severity, rng, fault_rng)
+        y = family.sound_models[clip.machine](clip.samples, parse_attributes(clip.attributes),
+                                              clip.anomaly, clip.severity, rng, fault_rng)
+        y = env.room(y, rng)
         y /= rms(y)
         if clip.label != "clean":
             snr_db = rng.uniform(*env.snr_db)
-            noise = background(clip.samples, env, rng)
+            noise = env.background(clip.samples, rng)
             y += 10 ** (-snr_db / 20) * noise / rms(noise)
     y = shape_spectrum(y, env.microphone.gain)
     y *= min(RMS_LEVEL / rms(y), PEAK_LEVEL / np.max(np.abs(y)))
@@ -109,7 +114,7 @@ def _csv_text(rows: Sequence[Sequence[object]]) -> str:
 def _attributes_table(clips: list[Clip]) -> str:
     """``attributes_00.csv`` of one machine: train and test clips with their attribute pairs."""
     listed = [c for c in clips if c.split in ("train", "test")]
-    if listed[0].machine in HIDDEN_ATTRIBUTE_MACHINES:
+    if listed[0].attributes_hidden:
         return "".join(line + "\n" for line in ["file_name", *(c.relpath for c in listed)])
     rows = [[c.relpath, *c.attributes.split("_")] for c in listed]
     width = max(len(row) for row in rows) // 2
@@ -138,11 +143,14 @@ def _counts(clips: list[Clip]) -> dict[str, int]:
         for c in clips))
 
 
-def _manifest(preset: SynthPreset, seed: int, machines: tuple[str, ...],
+def _manifest(preset: SynthPreset, seed: int, family: Family, machines: tuple[str, ...],
               clips: list[Clip]) -> dict:
+    # the demo family's manifest names no family, as before families existed
+    named = {} if family.name == "demo" else {"family": family.name}
     return {
         "generator": GENERATOR_NAME,
-        "version": GENERATOR_VERSION,
+        **named,
+        "version": family.version,
         "preset": preset.name,
         "seed": seed,
         "machines": list(machines),
@@ -168,12 +176,21 @@ def read_manifest(out: str | os.PathLike) -> dict | None:
     return manifest if ours and manifest.get("complete") is True else None
 
 
+def manifest_family(manifest: dict) -> Family | None:
+    """The family of a manifest's dataset (the demo when it names none), None if unknown."""
+    return FAMILIES.get(str(manifest.get("family", "demo")))
+
+
 def _manifest_machines(manifest: dict) -> tuple[str, ...]:
-    """The machines a manifest's dataset holds (all of them before the choice existed)."""
+    """The machines a manifest's dataset holds (all of its family's before the choice
+    existed)."""
+    family = manifest_family(manifest)
+    if family is None:
+        return ()
     listed = manifest.get("machines")
     if not isinstance(listed, list):
-        return MACHINES
-    return tuple(m for m in MACHINES if m in listed)
+        return family.machines
+    return tuple(m for m in family.machines if m in listed)
 
 
 def damaged_clips(out: str | os.PathLike, manifest: dict | None = None) -> list[str]:
@@ -184,37 +201,40 @@ def damaged_clips(out: str | os.PathLike, manifest: dict | None = None) -> list[
     manifest = read_manifest(out) if manifest is None else manifest
     sizes = (manifest or {}).get("clip_bytes")
     preset = PRESETS.get(str((manifest or {}).get("preset")))
-    if not isinstance(sizes, dict) or preset is None:
+    family = manifest_family(manifest or {})
+    if not isinstance(sizes, dict) or preset is None or family is None:
         return []
     raw, damaged = Path(out, "dev_data", "raw"), []
     for machine in _manifest_machines(manifest):
         expected = sizes.get(machine)
         if not isinstance(expected, int):
             continue
-        damaged += [clip.relpath for clip in plan_machine(machine, preset)
+        damaged += [clip.relpath for clip in plan_machine(machine, preset, family.name)
                     if _file_size(raw / clip.relpath) != expected]
     return damaged
 
 
-def _chosen_machines(machines: Sequence[str] | None) -> tuple[str, ...]:
+def _chosen_machines(machines: Sequence[str] | None, family: Family) -> tuple[str, ...]:
     if not machines:
-        return MACHINES
-    unknown = sorted(set(machines) - set(MACHINES))
+        return family.machines
+    unknown = sorted(set(machines) - set(family.machines))
     if unknown:
-        raise ASDError(f"Unknown machine type {unknown[0]!r}; choose among {', '.join(MACHINES)}.")
-    return tuple(m for m in MACHINES if m in machines)
+        raise ASDError(f"Unknown machine type {unknown[0]!r}; choose among "
+                       f"{', '.join(family.machines)}.")
+    return tuple(m for m in family.machines if m in machines)
 
 
 def is_dataset(out: str | os.PathLike, preset: str, seed: int, check_clips: bool = True,
-               machines: Sequence[str] | None = None) -> bool:
-    """Whether ``out`` holds the complete dataset ``preset``/``seed`` (of ``machines``, default
-    all) of this generator version, with (``check_clips``) every clip file present at its
-    recorded size."""
+               machines: Sequence[str] | None = None, family: str = "demo") -> bool:
+    """Whether ``out`` holds the complete dataset ``preset``/``seed`` of ``family`` (of
+    ``machines``, default all) of the family's current version, with (``check_clips``) every
+    clip file present at its recorded size. A dataset of another family is not it."""
+    spec = family_of(family)
     existing = read_manifest(out)
-    if not existing or (existing.get("preset"), existing.get("seed"),
-                        existing.get("version")) != (preset, seed, GENERATOR_VERSION):
+    if not existing or (existing.get("preset"), existing.get("seed"), existing.get("version"),
+                        existing.get("family", "demo")) != (preset, seed, spec.version, family):
         return False
-    if _manifest_machines(existing) != _chosen_machines(machines):
+    if _manifest_machines(existing) != _chosen_machines(machines, spec):
         return False
     return not (check_clips and damaged_clips(out, existing))
 
@@ -236,21 +256,23 @@ def _default_workers(clips: list[Clip]) -> int:
 def generate(out: str | os.PathLike, preset: str = "demo", seed: int = 0,
              progress: ProgressFn | None = None, cancel: CancelFn | None = None,
              workers: int | None = None, managed: bool = False,
-             machines: Sequence[str] | None = None) -> Path:
-    """Write the synthetic dataset ``preset`` into the folder ``out`` and return ``out``.
+             machines: Sequence[str] | None = None, family: str = "demo") -> Path:
+    """Write the synthetic dataset ``preset`` of ``family`` (`plan.FAMILIES`: "demo", the
+    seven DCASE 2025 machine types, or "plant", five plant machines in reverberant halls) into
+    the folder ``out`` and return ``out``.
 
     Writes ``out/dev_data/raw/<machine>/{train,test,supplemental}/*.wav`` for ``machines``
-    (default all seven), each machine's ``attributes_00.csv`` (and, for the attribute-less
+    (default all of the family's), each machine's ``attributes_00.csv`` (and, for the attribute-less
     machines, the ground truth ``attributes_correspondence.csv``), ``dev_data/raw/truth.csv``
     (every clip's true attributes, fault and severity) and the manifest ``out/asd_demo.json``,
     which records the size of every clip file.
 
     What happens to an existing ``out``:
 
-    - it holds this very dataset (preset, seed, machines, generator version, every clip at its
+    - it holds this very dataset (family, preset, seed, machines, version, every clip at its
       recorded size): nothing is done;
-    - its manifest is this generator's (another preset, seed, machine list or version, or clips
-      missing or truncated): it is replaced;
+    - its manifest is this generator's (another family, preset, seed, machine list or version,
+      or clips missing or truncated): it is replaced;
     - it is empty: it is filled;
     - anything else (no manifest, or a damaged one) is refused, so a folder of the user's own
       is never touched, even one laid out like a DCASE dataset (real DCASE data is). Only with
@@ -272,23 +294,26 @@ def generate(out: str | os.PathLike, preset: str = "demo", seed: int = 0,
         raise ASDError(f"Unknown preset {preset!r}; choose one of {', '.join(PRESETS)}.")
     if not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ASDError(f"The seed must be a non-negative integer, not {seed!r}.")
-    spec, seed, chosen = PRESETS[preset], int(seed), _chosen_machines(machines)
-    if is_dataset(out, preset, seed, machines=chosen):
+    spec, seed, kind = PRESETS[preset], int(seed), family_of(family)
+    chosen = _chosen_machines(machines, kind)
+    if is_dataset(out, preset, seed, machines=chosen, family=family):
         return out
     # Several app sessions (browser tabs) may ask for the demo at once: one generates it, the
     # others wait and then find it complete.
     with _exclusive_lock(out, progress):
-        staging = out.parent / f".{out.name}.partial-{_staging_key(spec, seed, chosen)}"
+        staging = out.parent / f".{out.name}.partial-{_staging_key(spec, seed, kind, chosen)}"
         _remove_leftovers(out, keep=staging)
-        if is_dataset(out, preset, seed, machines=chosen):
+        if is_dataset(out, preset, seed, machines=chosen, family=family):
             return out
-        return _generate_unlocked(out, staging, spec, seed, chosen, progress, cancel, workers,
-                                  managed)
+        return _generate_unlocked(out, staging, spec, seed, kind, chosen, progress, cancel,
+                                  workers, managed)
 
 
-def _staging_key(spec: SynthPreset, seed: int, machines: tuple[str, ...]) -> str:
+def _staging_key(spec: SynthPreset, seed: int, family: Family,
+                 machines: tuple[str, ...]) -> str:
     """8 characters naming what a generation writes, so a killed one can be resumed."""
-    what = json.dumps([GENERATOR_VERSION, asdict(spec), seed, machines])
+    named = [] if family.name == "demo" else [family.name]
+    what = json.dumps([*named, family.version, asdict(spec), seed, machines])
     return hashlib.sha256(what.encode("utf-8")).hexdigest()[:8]
 
 
@@ -317,13 +342,13 @@ def _remove_leftovers(out: Path, keep: Path | None = None) -> None:
 
 def _only_generated_content(out: Path) -> bool:
     """Whether the folder ``out`` holds nothing but what generation writes: the manifest,
-    ``truth.csv`` and ``dev_data/raw/<machine>`` folders of this generator's machines (any
+    ``truth.csv`` and ``dev_data/raw/<machine>`` folders of the generator's machines (any
     files inside those: a damaged dataset may miss some or hold stray ones). Not for a
     symbolic link."""
     if out.is_symlink():
         return False
     allowed = {out: {"dev_data", MANIFEST_NAME}, out / "dev_data": {"raw"},
-               out / "dev_data" / "raw": {*MACHINES, TRUTH_NAME}}
+               out / "dev_data" / "raw": {*ALL_MACHINES, TRUTH_NAME}}
     for folder, names in allowed.items():
         if not folder.exists():
             continue
@@ -352,7 +377,7 @@ def _exclusive_lock(out: Path, progress: ProgressFn | None):
         lock.release()
 
 
-def _generate_unlocked(out: Path, staging: Path, spec: SynthPreset, seed: int,
+def _generate_unlocked(out: Path, staging: Path, spec: SynthPreset, seed: int, family: Family,
                        machines: tuple[str, ...], progress: ProgressFn | None,
                        cancel: CancelFn | None, workers: int | None,
                        managed: bool = False) -> Path:
@@ -367,7 +392,7 @@ def _generate_unlocked(out: Path, staging: Path, spec: SynthPreset, seed: int,
             raise ASDError(f"{out} holds files the demo generator did not write, so it is not "
                            "rebuilt; move them elsewhere or delete the folder.")
 
-    clips = [clip for machine in machines for clip in plan_machine(machine, spec)]
+    clips = [clip for machine in machines for clip in plan_machine(machine, spec, family.name)]
     raw = staging / "dev_data" / "raw"
     for machine in machines:
         for split in ("train", "test", "supplemental"):
@@ -377,11 +402,11 @@ def _generate_unlocked(out: Path, staging: Path, spec: SynthPreset, seed: int,
     for machine in machines:
         own = [c for c in clips if c.machine == machine]
         write_text(raw / machine / "attributes_00.csv", _attributes_table(own))
-        if machine in HIDDEN_ATTRIBUTE_MACHINES:
+        if machine in family.hidden_attribute_machines:
             write_text(raw / machine / "attributes_correspondence.csv",
                        _correspondence_table(own))
     write_text(raw / TRUTH_NAME, truth_table(clips))
-    write_json(staging / MANIFEST_NAME, _manifest(spec, seed, machines, clips))
+    write_json(staging / MANIFEST_NAME, _manifest(spec, seed, family, machines, clips))
     check_cancel(cancel)
     _move_into_place(staging, out)
     return out
