@@ -222,7 +222,8 @@ def blower(n, attrs, fault, severity, rng, fault_rng):
     tilt = rng.uniform(0.6, 0.9)
     y = harmonics(lobe_pass, [tilt ** k for k in range(12)], rng)
     air = coloured_noise(n, rng, 0.7, 200.0, 7000.0)
-    y += 0.9 * (rate / 40) ** 1.5 * air * (1 + 0.4 * np.sin(2 * np.pi * lobe_pass))
+    back_pressure = rng.uniform(0.7, 1.3)  # varies with the process: the air noise with it
+    y += 0.9 * back_pressure * rate / 40 * air * (1 + 0.4 * np.sin(2 * np.pi * lobe_pass))
     y += 0.1 * harmonics(shaft * TIMING_TEETH, [1.0, 0.3], rng)
     rotor = Rotor(shaft, _ringing(1400.0, 200.0), bearing=BearingGeometry(10, 0.2),
                   mesh_teeth=TIMING_TEETH, part_hz=2100.0, rub_band=(2500.0, 6500.0))
@@ -287,7 +288,7 @@ ATTRIBUTES: dict[str, dict[str, tuple[str, ...]]] = {
     "pump": {"source": tuple(f"rate_{r}" for r in (20, 25, 30, 36)),
              "target": ("rate_22", "rate_33")},
     "compressor": {"source": ("load_60", "load_100"), "target": ("load_40", "load_80")},
-    "blower": {"source": ("rate_28", "rate_42"), "target": ("rate_35", "rate_50")},
+    "blower": {"source": ("rate_30", "rate_38"), "target": ("rate_34", "rate_44")},
     "conveyor": {"source": tuple(f"speed_{s}_load_{w}" for s in ("0.5", "1.0") for w in (10, 40)),
                  "target": ("speed_1.5_load_40", "speed_0.75_load_80")},
     "motor": {"source": tuple(f"hz_50_load_{w}" for w in (25, 50, 75)),
