@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -136,6 +137,17 @@ def test_a_plant_folder_is_not_the_demo(plant_tiny, tmp_path):
         synth.generate(tmp_path / "x", preset="tiny", machines=["fan"], family="plant")
 
 
+def test_a_damaged_plant_dataset_is_found_and_repaired(plant_tiny, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(plant_tiny, copy)
+    lost = next((raw(copy) / "blower" / "test").glob("*.wav"))
+    lost.unlink()
+    assert synth.damaged_clips(copy) == [str(lost.relative_to(raw(copy)))]
+    assert not synth.is_dataset(copy, "tiny", 0, family="plant")
+    synth.generate(copy, preset="tiny", seed=0, family="plant")
+    assert digests(copy) == digests(plant_tiny)
+
+
 def test_the_command_line_takes_the_family(tmp_path, capsys):
     from asdcore.cli import main
 
@@ -255,16 +267,32 @@ def test_the_background_is_not_stationary():
     assert np.std(levels) > 1.0
 
 
-def test_pump_speed_is_recoverable_from_written_clips(plant_tiny):
-    """The hidden speed is the shaft rate whose harmonic series carries the most power in the
-    written clips (room, background and microphone included)."""
-    truth = read_truth(plant_tiny)
-    rates = [int(a.split("_")[1]) for a in plant.ATTRIBUTES["pump"]["source"]]
-    hits = []
-    for path in sorted((raw(plant_tiny) / "pump" / "train").glob("*_source_*.wav")):
-        freqs, power = signal.periodogram(read(path), SR, nfft=4 * SR)
-        score = [sum(power[np.argmin(np.abs(freqs - k * r))] for k in range(1, 13))
-                 for r in rates]
-        expected = truth[f"pump/train/{path.name}"]["attributes"]
-        hits.append(f"rate_{rates[int(np.argmax(score))]}" == expected)
+def comb_rate(y: np.ndarray, candidates: np.ndarray, orders: int) -> float:
+    """The candidate rate whose first ``orders`` harmonics carry the most power."""
+    freqs, power = signal.periodogram(y * np.hanning(y.size), SR, nfft=16 * SR)
+    step = freqs[1]
+    score = [power[np.round(np.arange(1, orders + 1) * rate / step).astype(int)].sum()
+             for rate in candidates]
+    return float(candidates[int(np.argmax(score))])
+
+
+def written_source_clips(root: Path, machine: str) -> list[tuple[np.ndarray, str]]:
+    truth = read_truth(root)
+    return [(read(p), truth[f"{machine}/train/{p.name}"]["attributes"])
+            for p in sorted((raw(root) / machine / "train").glob("*_source_*.wav"))]
+
+
+def test_hidden_pump_speed_and_compressor_load_are_recoverable_from_written_clips(plant_tiny):
+    """With room, background and microphone: the pump's speed is the shaft rate whose harmonic
+    series is strongest; the compressor's load is read from its pulsation rate (twice the
+    crank rate, lowered by the slip under load) measured to a few hundredths of a hertz."""
+    rates = np.array([int(a.split("_")[1]) for a in plant.ATTRIBUTES["pump"]["source"]])
+    hits = [comb_rate(y, rates, 12) == int(truth.split("_")[1])
+            for y, truth in written_source_clips(plant_tiny, "pump")]
+    assert np.mean(hits) >= 0.9
+    light, full = (2 * plant.CRANK_PER_MOTOR * 25.0 * (1 - 0.01 - 0.03 * load)
+                   for load in (0.6, 1.0))
+    hits = [(comb_rate(y, np.arange(23.0, 25.0, 0.01), 8) < (light + full) / 2)
+            == (truth == "load_100") for y, truth in written_source_clips(plant_tiny,
+                                                                          "compressor")]
     assert np.mean(hits) >= 0.9
