@@ -157,6 +157,21 @@ def test_the_command_line_takes_the_family(tmp_path, capsys):
     assert synth.is_dataset(tmp_path / "d", "tiny", 0, machines=["motor"], family="plant")
 
 
+def mean_log_spectrum(paths) -> np.ndarray:
+    return np.mean([10 * np.log10(signal.welch(read(p), SR, nperseg=1024)[1] + 1e-12)
+                    for p in paths], axis=0)
+
+
+@pytest.mark.parametrize("machine", plant.MACHINES)
+def test_the_domain_shift_moves_the_normal_sound_more_than_the_faults(plant_tiny, machine):
+    test = sorted((raw(plant_tiny) / machine / "test").glob("*.wav"))
+    source_normal = mean_log_spectrum([p for p in test if "_source_test_normal_" in p.name])
+    source_anomaly = mean_log_spectrum([p for p in test if "_source_test_anomaly_" in p.name])
+    target_normal = mean_log_spectrum([p for p in test if "_target_test_normal_" in p.name])
+    fault = np.mean(np.abs(source_anomaly - source_normal))
+    assert np.mean(np.abs(target_normal - source_normal)) > fault
+
+
 # ---------------------------------------------------------------------------------------------
 # The sound: models called directly (no room, no background) unless said otherwise.
 

@@ -152,10 +152,6 @@ def _ringing(freq: float, bandwidth: float, second: float = 0.5):
                             + second * resonate(impacts, 1.7 * freq, 1.5 * bandwidth))
 
 
-def _hidden_rate(attrs: dict) -> float:
-    return float(attrs["rate"])
-
-
 # ---------------------------------------------------------------------------------------------
 # Machine sound models.
 
@@ -167,7 +163,7 @@ def pump(n, attrs, fault, severity, rng, fault_rng):
     """Centrifugal pump (hidden: the shaft rate, ``rate`` Hz): shaft harmonics whose relative
     strengths change from clip to clip (flow, mounting), the vane-pass tone at 6x shaft and its
     harmonics, and flow noise rising with speed and swirling at the vane pass."""
-    rate = _hidden_rate(attrs)
+    rate = float(attrs["rate"])
     shaft = cycles(rate * wander(n, rng, 0.004) * speed_factor(fault, severity, n, fault_rng),
                    n, rng)
     strengths = np.exp(rng.normal(0.0, 0.6, 10)) * np.array([k ** -0.7 for k in range(1, 11)])
@@ -215,7 +211,7 @@ def blower(n, attrs, fault, severity, rng, fault_rng):
     """Roots blower with two bi-lobe rotors (hidden: the shaft rate, ``rate`` Hz): pulsation at
     the lobe pass (4x shaft) rich in harmonics, broadband air noise swelling with each pulse,
     the timing gears' faint mesh."""
-    rate = _hidden_rate(attrs)
+    rate = float(attrs["rate"])
     shaft = cycles(rate * wander(n, rng, 0.003) * speed_factor(fault, severity, n, fault_rng),
                    n, rng)
     lobe_pass = shaft * 2 * LOBES
