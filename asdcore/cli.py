@@ -446,8 +446,12 @@ def build_parser() -> argparse.ArgumentParser:
         q.add_argument("--seed", type=int, default=0)
         q.set_defaults(func=_cmd_label)
     cluster, envelope = label_sub.choices["cluster"], label_sub.choices["envelope"]
-    cluster.add_argument("--feature", choices=["spectrum", "envelope", "logmel", "embedding"],
-                         default="spectrum")
+    # asdcore.labels.FEATURES, spelled out: importing it here would load scikit-learn for --help
+    cluster.add_argument("--feature", default="spectrum",
+                         choices=["spectrum", "envelope", "logmel", "embedding", "median-spectrum",
+                                  "modulation", "lines", "shape+lines", "spectrum+modulation"],
+                         help="what is clustered (default %(default)s; bench/RESULTS.md compares "
+                              "them)")
     cluster.add_argument("--method", choices=["gmm", "kmeans", "ward"], default="gmm")
     cluster.add_argument("--reduce", choices=["pca", "umap"], default="pca")
     cluster.add_argument("--per-domain", action="store_true",
@@ -455,7 +459,9 @@ def build_parser() -> argparse.ArgumentParser:
     cluster.add_argument("--run", default=None,
                          help="run whose embeddings --feature embedding uses")
     cluster.add_argument("--band", type=float, nargs=2, metavar=("LO", "HI"), default=None,
-                         help="band of --feature envelope in Hz (default: kurtogram suggestion)")
+                         help="band of the envelope features (envelope, modulation, lines, "
+                              "shape+lines, spectrum+modulation) in Hz (default: kurtogram "
+                              "suggestion)")
     envelope.add_argument("--band", type=float, nargs=2, metavar=("LO", "HI"), default=None,
                           help="band in Hz whose envelope is analysed (default: kurtogram "
                                "suggestion)")

@@ -38,10 +38,13 @@ def to_db(values: np.ndarray, kind: Literal["power", "magnitude"] = "power") -> 
 
 
 def welch_spectrum(y: np.ndarray, sr: int, nperseg: int = 4096, overlap: float = 0.5,
-                   db: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """Welch power spectral density (Hann window): ``(psd, freqs)``, psd in dB when ``db``."""
+                   db: bool = True, average: Literal["mean", "median"] = "mean"
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Welch power spectral density (Hann window): ``(psd, freqs)``, psd in dB when ``db``;
+    ``average="median"`` combines the frames by their median (robust to intermittent events)."""
     nperseg = min(nperseg, len(y))
-    freqs, psd = scipy.signal.welch(y, fs=sr, nperseg=nperseg, noverlap=int(nperseg * overlap))
+    freqs, psd = scipy.signal.welch(y, fs=sr, nperseg=nperseg, noverlap=int(nperseg * overlap),
+                                    average=average)
     return (to_db(psd) if db else psd), freqs
 
 

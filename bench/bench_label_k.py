@@ -3,8 +3,11 @@ the clustering labels with k chosen by the earlier rule (PCA of raw features, lo
 Gaussian mixture) and by the current one (standardised features, stable clusterings of a
 minimum size, highest silhouette: `asdcore.labels.clustering.choose_k`), and of the envelope
 labels of machines run at several speeds, with a given band and with the suggested band.
+With --candidates, instead: the clustering features compared under the current rule (ARI per
+yardstick against the default feature's, the decision rule of RESULTS "Pseudo-label
+clustering feature (issue 17)").
 
-    python -m bench.bench_label_k [--demo FOLDER] [--no-append]
+    python -m bench.bench_label_k [--demo FOLDER] [--no-append] [--candidates [--only NAME ...]]
 
 Yardsticks: `bench.label_yardsticks` (written under /tmp/asd_label_yardsticks). With --demo the
 demo preset's attribute-less machines are included (generating it takes a few minutes).
@@ -20,7 +23,16 @@ import numpy as np
 from sklearn.decomposition import PCA
 from sklearn.mixture import GaussianMixture
 
-from asdcore.labels import clip_features, cluster_points, envelope_labels, machine_clips, reduce
+from asdcore.labels import (
+    clip_features,
+    cluster_points,
+    envelope_labels,
+    machine_clips,
+    readable_features,
+    reduce,
+    suggest_band,
+)
+from asdcore.labels.clustering import BAND_FEATURES
 from bench.label_yardsticks import quality, yardsticks
 from bench.results import append
 
@@ -28,6 +40,51 @@ BASE = Path("/tmp/asd_label_yardsticks")
 FEATURES = ("spectrum", "logmel")
 # Envelope labelling: yardstick -> the band its impacts ring (the given band).
 ENVELOPE_BANDS = {"pump": (2500.0, 3500.0), "demo bearing": (2500.0, 3500.0)}
+DEFAULT_FEATURE = "spectrum"
+CANDIDATES = ("modulation", "lines", "shape+lines", "spectrum+modulation", "median-spectrum")
+MAX_DROP = 0.05  # a candidate may lose at most this much ARI on any yardstick
+
+
+def compare_features(sticks, features=(DEFAULT_FEATURE, *CANDIDATES)) -> tuple[str, dict]:
+    """ARI, NMI and k of each feature on each yardstick (band features: the kurtogram's band,
+    as `cluster_machine` does): ``(markdown rows, {feature: {yardstick: ARI}})``."""
+    rows = ["| yardstick | clips | true classes | feature | k | ARI | NMI | seconds |",
+            "|---|---|---|---|---|---|---|---|"]
+    scores: dict[str, dict[str, float]] = {f: {} for f in features}
+    for name, ds, machine, truth in sticks:
+        clips = machine_clips(ds, machine)
+        band = None
+        for feature in features:
+            start = time.perf_counter()
+            if feature in BAND_FEATURES and band is None:
+                band = suggest_band(clips["path"].tolist())
+            vectors, kept, _ = readable_features(clips, feature,
+                                                 band if feature in BAND_FEATURES else None)
+            found, info = cluster_points(reduce(vectors))
+            ari, nmi = quality(dict(zip(kept["file"], map(str, found), strict=True)), truth)
+            scores[feature][name] = ari
+            rows.append(f"| {name} | {len(kept)} | {len(set(truth.values()))} | {feature} | "
+                        f"{info['k']} | {ari:.3f} | {nmi:.3f} | "
+                        f"{time.perf_counter() - start:.0f} |")
+            print(rows[-1], flush=True)
+    return "\n".join(rows), scores
+
+
+def verdict(scores: dict[str, dict[str, float]]) -> str:
+    """The rule: a candidate replaces the default when its mean ARI is higher and it loses at
+    most `MAX_DROP` on every yardstick; of several, the highest mean."""
+    default = scores[DEFAULT_FEATURE]
+    lines, passing = [], {}
+    for feature, per in scores.items():
+        mean = float(np.mean(list(per.values())))
+        drops = {n: default[n] - a for n, a in per.items() if default[n] - a > MAX_DROP}
+        lines.append(f"- {feature}: mean ARI {mean:.3f}, lowest {min(per.values()):.3f}"
+                     + (f"; drops over {MAX_DROP}: "
+                        + ", ".join(f"{n} {d:.3f}" for n, d in drops.items()) if drops else ""))
+        if feature != DEFAULT_FEATURE and not drops and mean > np.mean(list(default.values())):
+            passing[feature] = mean
+    winner = max(passing, key=passing.get) if passing else DEFAULT_FEATURE
+    return "\n".join(lines) + f"\n\nBy the rule: {winner} is the default."
 
 
 def earlier_rule(vectors: np.ndarray, k_max: int = 8, seed: int = 0) -> np.ndarray:
@@ -52,7 +109,21 @@ def main() -> None:
     parser.add_argument("--demo", type=Path, default=None, metavar="FOLDER",
                         help="include the demo preset (generated in FOLDER unless it is there)")
     parser.add_argument("--no-append", action="store_true", help="print only")
+    parser.add_argument("--candidates", action="store_true",
+                        help="compare the clustering features instead")
+    parser.add_argument("--only", nargs="+", metavar="NAME",
+                        help="with --candidates: these yardsticks only")
     args = parser.parse_args()
+    if args.candidates:
+        sticks = [s for s in yardsticks(BASE, args.demo) if not args.only or s[0] in args.only]
+        table, scores = compare_features(sticks)
+        body = (f"Features under the rule of issue 17 (k auto, PCA 8, Gaussian mixture, seed 0); "
+                f"band features on the kurtogram's band.\n\n{table}\n\n{verdict(scores)}")
+        print(body)
+        if not args.no_append:
+            append("bench_label_k.py --candidates: pseudo-label clustering features (issue 17)",
+                   body)
+        return
     rows = ["| yardstick | clips | true classes | feature | earlier k | earlier ARI | earlier NMI "
             "| k | ARI | NMI | stability per k | silhouette per k |",
             "|---|---|---|---|---|---|---|---|---|---|---|---|"]

@@ -40,7 +40,12 @@ from asdcore.labels import (
     save_result,
 )
 from asdcore.labels.bands import BandStore, check_band
-from asdcore.labels.clustering import MIN_LABEL_CLIPS, MIN_LABEL_SHARE, MIN_STABILITY
+from asdcore.labels.clustering import (
+    BAND_FEATURES,
+    MIN_LABEL_CLIPS,
+    MIN_LABEL_SHARE,
+    MIN_STABILITY,
+)
 from asdcore.labels.edits import editor_changes, merge_changes, relabel_changes, split_changes
 from asdcore.plot_events import selected_clip_ids
 
@@ -109,7 +114,13 @@ def make_labels(ds: Dataset, machine: str, store: LabelStore, bands: dict,
     if how == "Clustering":
         done_runs = [r["name"] for r in runs.list_runs() if r["status"] == "done"]
         features = [f for f in FEATURES if f != "embedding" or done_runs]
-        feature = cols[1].selectbox("Feature", features, key="pl_feature")
+        feature = cols[1].selectbox(
+            "Feature", features, key="pl_feature",
+            help="spectrum: the log spectrum; modulation: where the envelope's lines are "
+                 "(speeds of a harmonic family); lines: where the spectrum's and the "
+                 "envelope's lines are, not how loud; shape+lines adds the spectral shape; "
+                 "median-spectrum ignores short background events; logmel: band statistics; "
+                 "embedding: a trained run's. bench/RESULTS.md compares them (issue 17).")
         method = cols[2].selectbox("Method", METHODS, key="pl_method",
                                    help="gmm: Gaussian mixture; kmeans; ward: agglomerative. "
                                         "With 'auto', stability and the silhouette pick k.")
@@ -119,7 +130,7 @@ def make_labels(ds: Dataset, machine: str, store: LabelStore, bands: dict,
         run = st.selectbox("Run whose embeddings to cluster", done_runs, key="pl_run") \
             if feature == "embedding" else None
         band_name = st.selectbox("Envelope band", [KURTOGRAM, *bands], key="pl_cluster_band") \
-            if feature == "envelope" else KURTOGRAM
+            if feature in BAND_FEATURES else KURTOGRAM
     else:
         band_name = cols[1].selectbox("Band", [KURTOGRAM, *bands], key="pl_band",
                                       format_func=lambda n: n if n == KURTOGRAM else

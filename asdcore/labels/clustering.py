@@ -3,11 +3,16 @@ clusters.
 
 Features (one vector per clip): ``spectrum`` (high-resolution Welch log spectrum), ``envelope``
 (log envelope spectrum of a band, the kurtogram's suggestion by default), ``logmel`` (mean and
-standard deviation of each log-mel band over time) and ``embedding`` (a trained run's clip
-embeddings). Vectors are standardised per dimension and reduced by PCA (or UMAP when
-umap-learn is installed), then clustered by k-means, a Gaussian mixture or Ward's agglomerative
-clustering; the number of clusters is given or chosen (`choose_k`: stable clusterings of a
-minimum size, the highest silhouette among them) up to a cap.
+standard deviation of each log-mel band over time), ``embedding`` (a trained run's clip
+embeddings), ``modulation`` (where the envelope spectrum's lines are, not how strong each is:
+speed as a machine's harmonic family shows it), ``lines`` (spectral lines and modulation lines,
+equally weighted), ``shape+lines`` (and the spectral shape), ``spectrum+modulation`` and
+``median-spectrum`` (the log spectrum of the median frame power: intermittent background events
+do not move it). Vectors are standardised per
+dimension and reduced by PCA (or UMAP when umap-learn is installed), then clustered by k-means,
+a Gaussian mixture or Ward's agglomerative clustering; the number of clusters is given or chosen
+(`choose_k`: stable clusterings of a minimum size, the highest silhouette among them) up to a
+cap.
 """
 
 from __future__ import annotations
@@ -30,11 +35,22 @@ from asdcore.labels.envelope import suggest_band
 from asdcore.labels.selection import load_each, machine_clips, unusable_reason
 from asdcore.progress import CancelFn, ProgressFn, check_cancel, report, stage
 
-FEATURES = ("spectrum", "envelope", "logmel", "embedding")
+BLOCK_FEATURES = ("modulation", "lines", "shape+lines", "spectrum+modulation")
+FEATURES = ("spectrum", "envelope", "logmel", "embedding", "median-spectrum", *BLOCK_FEATURES)
+BAND_FEATURES = ("envelope", *BLOCK_FEATURES)  # features of a band's envelope
+DEFAULT_FEATURE = "spectrum"  # bench/RESULTS.md, "Pseudo-label clustering feature (issue 17)"
 METHODS = ("gmm", "kmeans", "ward")
 REDUCTIONS = ("pca", "umap")
 SPECTRUM_NPERSEG = 4096  # 3.9 Hz bins at 16 kHz: resolves rotation harmonics
 ENVELOPE_GRID = np.arange(1.0, 500.0, 0.5)  # Hz: rates of impacts and modulations
+# Line patterns: a spectrum in dB over its running median, less LINE_MARGIN_DB (a noise bin's
+# maximum reaches about that), clipped at LINE_CAP_DB (so which member of a harmonic family is
+# strongest in a clip hardly matters), max-pooled on a grid whose steps are LINE_STEP of the
+# frequency (a speed drifting 0.5 % stays in its bin) and at least a few resolution bins.
+LINE_MARGIN_DB, LINE_CAP_DB, LINE_STEP = 6.0, 20.0, 0.015
+MODULATION_RANGE, MODULATION_MIN_STEP, MODULATION_MEDIAN_HZ = (5.0, 500.0), 1.0, 20.0
+SPECTRUM_LINE_RANGE, SPECTRUM_LINE_MIN_STEP, SPECTRUM_MEDIAN_HZ = (30.0, 7900.0), 8.0, 100.0
+SHAPE_RANGE, SHAPE_BANDS_PER_OCTAVE = (50.0, 7900.0), 6  # spectral shape: band levels
 DEFAULT_K_MAX = 8
 
 
@@ -78,14 +94,12 @@ def readable_features(clips: pd.DataFrame, feature: str, band: dsp.Band | None =
     `ASDError` when no clip can be used.
     """
     paths = clips["path"].tolist()
-    if feature == "spectrum":
-        def log_spectrum(y):
-            if len(y) < SPECTRUM_NPERSEG:
-                raise ASDError(f"is too short for the spectrum feature ({len(y)} samples, "
-                               f"{SPECTRUM_NPERSEG} needed)")
-            psd, _ = dsp.welch_spectrum(y, SAMPLE_RATE, nperseg=SPECTRUM_NPERSEG)
-            return psd - psd.mean()  # level-free: the gain of a recording is no attribute
-        vectors, skipped = load_each(paths, log_spectrum, progress, cancel, "spectra")
+    if feature in BLOCK_FEATURES:
+        vectors, skipped = _block_features(paths, feature, band, progress, cancel)
+    elif feature in ("spectrum", "median-spectrum"):
+        average = "median" if feature == "median-spectrum" else "mean"
+        vectors, skipped = load_each(paths, lambda y: _log_spectrum(y, average), progress,
+                                     cancel, "spectra")
     elif feature == "envelope":
         def log_envelope_spectrum(y):
             spectrum, freqs = dsp.envelope_spectrum(y, SAMPLE_RATE, band,
@@ -106,6 +120,102 @@ def readable_features(clips: pd.DataFrame, feature: str, band: dsp.Band | None =
     keep[list(skipped)] = False
     return (vectors, clips[keep].reset_index(drop=True),
             [{"file": clips["file"].iloc[i], "reason": reason} for i, reason in skipped.items()])
+
+
+def _log_spectrum(y: np.ndarray, average: str = "mean") -> np.ndarray:
+    """Welch log spectrum at `SPECTRUM_NPERSEG` (frames combined by their ``average``) less
+    its mean (the gain is no attribute)."""
+    _check_length(y, "spectrum")
+    psd, _ = dsp.welch_spectrum(y, SAMPLE_RATE, nperseg=SPECTRUM_NPERSEG, average=average)
+    return psd - psd.mean()
+
+
+def _check_length(y: np.ndarray, feature: str) -> None:
+    if len(y) < SPECTRUM_NPERSEG:
+        raise ASDError(f"is too short for the {feature} feature ({len(y)} samples, "
+                       f"{SPECTRUM_NPERSEG} needed)")
+
+
+def _line_grid(low: float, high: float, min_step: float) -> np.ndarray:
+    """Grid from ``low`` to ``high`` in steps of `LINE_STEP` of the frequency, ``min_step`` at
+    least."""
+    grid = [low]
+    while grid[-1] < high:
+        grid.append(grid[-1] + max(LINE_STEP * grid[-1], min_step))
+    return np.array(grid)
+
+
+def _pool(values: np.ndarray, freqs: np.ndarray, grid: np.ndarray, how: str) -> np.ndarray:
+    """``values`` pooled (``max`` or ``mean``) into cells around ``grid`` (edges half-way); a
+    cell holding no frequency takes the value interpolated at its centre."""
+    edges = (grid[:-1] + grid[1:]) / 2
+    cell = np.searchsorted(edges, freqs)
+    inside = (freqs >= 1.5 * grid[0] - 0.5 * grid[1]) & (freqs <= 1.5 * grid[-1] - 0.5 * grid[-2])
+    cell, values_in = cell[inside], values[inside]
+    out = np.interp(grid, freqs, values)
+    if how == "max":
+        pooled = np.full(len(grid), -np.inf)
+        np.maximum.at(pooled, cell, values_in)
+    else:
+        counts = np.bincount(cell, minlength=len(grid))
+        pooled = np.bincount(cell, values_in, minlength=len(grid)) / np.maximum(counts, 1)
+        pooled[counts == 0] = -np.inf
+    return np.where(np.isfinite(pooled), pooled, out)
+
+
+def _line_pattern(level_db: np.ndarray, freqs: np.ndarray, median_hz: float, grid: np.ndarray
+                  ) -> np.ndarray:
+    """Where a dB spectrum has lines (see `LINE_MARGIN_DB`), pooled on ``grid``."""
+    above = level_db - dsp.spectral_baseline(level_db, freqs, median_hz) - LINE_MARGIN_DB
+    return _pool(np.clip(above, 0.0, LINE_CAP_DB), freqs, grid, "max")
+
+
+MODULATION_GRID = _line_grid(*MODULATION_RANGE, MODULATION_MIN_STEP)
+SPECTRUM_LINE_GRID = _line_grid(*SPECTRUM_LINE_RANGE, SPECTRUM_LINE_MIN_STEP)
+SHAPE_GRID = SHAPE_RANGE[0] * 2.0 ** (
+    np.arange(int(np.log2(SHAPE_RANGE[1] / SHAPE_RANGE[0]) * SHAPE_BANDS_PER_OCTAVE) + 1)
+    / SHAPE_BANDS_PER_OCTAVE)
+
+
+def _modulation_lines(y: np.ndarray, band: dsp.Band | None) -> np.ndarray:
+    spectrum, freqs = dsp.envelope_spectrum(y, SAMPLE_RATE, band,
+                                            fmax=MODULATION_RANGE[1] + 1.0)
+    return _line_pattern(dsp.to_db(spectrum, "magnitude"), freqs, MODULATION_MEDIAN_HZ,
+                         MODULATION_GRID)
+
+
+def _block_features(paths: list[str], feature: str, band: dsp.Band | None,
+                    progress: ProgressFn | None, cancel: CancelFn | None
+                    ) -> tuple[np.ndarray, dict[int, str]]:
+    """The features made of blocks (`BLOCK_FEATURES`), each block centred and scaled to a
+    mean squared norm of 1 over the clips, so that none outweighs the others by its number of
+    dimensions: ``(vectors, skipped)``."""
+    def blocks(y):
+        _check_length(y, feature)
+        parts = []
+        if feature == "spectrum+modulation":
+            parts.append(_log_spectrum(y))
+        if feature in ("lines", "shape+lines"):
+            power, freqs = dsp.welch_spectrum(y, SAMPLE_RATE, nperseg=SPECTRUM_NPERSEG, db=False)
+            if feature == "shape+lines":
+                shape = dsp.to_db(_pool(power, freqs, SHAPE_GRID, "mean"))
+                parts.append(shape - shape.mean())
+            parts.append(_line_pattern(dsp.to_db(power), freqs, SPECTRUM_MEDIAN_HZ,
+                                       SPECTRUM_LINE_GRID))
+        parts.append(_modulation_lines(y, band))
+        return np.concatenate(parts)
+
+    vectors, skipped = load_each(paths, blocks, progress, cancel, f"{feature} features")
+    sizes = {"modulation": [len(MODULATION_GRID)],
+             "lines": [len(SPECTRUM_LINE_GRID), len(MODULATION_GRID)],
+             "shape+lines": [len(SHAPE_GRID), len(SPECTRUM_LINE_GRID), len(MODULATION_GRID)],
+             "spectrum+modulation": [vectors.shape[1] - len(MODULATION_GRID),
+                                     len(MODULATION_GRID)]}[feature]
+    scaled = []
+    for block in np.split(vectors, np.cumsum(sizes)[:-1], axis=1):
+        block = block - block.mean(axis=0)
+        scaled.append(block / max(float(np.sqrt((block ** 2).sum(axis=1).mean())), 1e-12))
+    return np.concatenate(scaled, axis=1), skipped
 
 
 def _logmel_statistics(paths: list[str], progress: ProgressFn | None,
@@ -305,7 +415,8 @@ def _silhouette(points, labels) -> float | None:
     return float(silhouette_score(points, labels))
 
 
-def cluster_machine(ds: Dataset, machine: str, feature: str = "spectrum", method: str = "gmm",
+def cluster_machine(ds: Dataset, machine: str, feature: str = DEFAULT_FEATURE,
+                    method: str = "gmm",
                     k: int | str = "auto", k_max: int = DEFAULT_K_MAX, reduction: str = "pca",
                     n_components: int = 8, per_domain: bool = False,
                     splits: tuple[str, ...] = ("train",), band: dsp.Band | None = None,
@@ -322,7 +433,7 @@ def cluster_machine(ds: Dataset, machine: str, feature: str = "spectrum", method
     reason in the result's ``skipped``.
     """
     clips = machine_clips(ds, machine, splits)
-    if feature == "envelope" and band is None:
+    if feature in BAND_FEATURES and band is None:
         band = suggest_band(clips["path"].tolist(), cancel=cancel)
     vectors, clips, skipped = readable_features(clips, feature, band, run,
                                                 stage(progress, 0, 2, "features"), cancel)
