@@ -448,8 +448,8 @@ def build_parser() -> argparse.ArgumentParser:
     cluster, envelope = label_sub.choices["cluster"], label_sub.choices["envelope"]
     # asdcore.labels.FEATURES, spelled out: importing it here would load scikit-learn for --help
     cluster.add_argument("--feature", default="spectrum",
-                         choices=["spectrum", "envelope", "logmel", "embedding", "median-spectrum",
-                                  "modulation", "lines", "shape+lines", "spectrum+modulation"],
+                         choices=["spectrum", "envelope", "logmel", "embedding", "modulation",
+                                  "shape+lines"],
                          help="what is clustered (default %(default)s; bench/RESULTS.md compares "
                               "them)")
     cluster.add_argument("--method", choices=["gmm", "kmeans", "ward"], default="gmm")
@@ -459,9 +459,8 @@ def build_parser() -> argparse.ArgumentParser:
     cluster.add_argument("--run", default=None,
                          help="run whose embeddings --feature embedding uses")
     cluster.add_argument("--band", type=float, nargs=2, metavar=("LO", "HI"), default=None,
-                         help="band of the envelope features (envelope, modulation, lines, "
-                              "shape+lines, spectrum+modulation) in Hz (default: kurtogram "
-                              "suggestion)")
+                         help="band of the envelope features (envelope, modulation, "
+                              "shape+lines) in Hz (default: kurtogram suggestion)")
     envelope.add_argument("--band", type=float, nargs=2, metavar=("LO", "HI"), default=None,
                           help="band in Hz whose envelope is analysed (default: kurtogram "
                                "suggestion)")

@@ -38,13 +38,10 @@ def to_db(values: np.ndarray, kind: Literal["power", "magnitude"] = "power") -> 
 
 
 def welch_spectrum(y: np.ndarray, sr: int, nperseg: int = 4096, overlap: float = 0.5,
-                   db: bool = True, average: Literal["mean", "median"] = "mean"
-                   ) -> tuple[np.ndarray, np.ndarray]:
-    """Welch power spectral density (Hann window): ``(psd, freqs)``, psd in dB when ``db``;
-    ``average="median"`` combines the frames by their median (robust to intermittent events)."""
+                   db: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Welch power spectral density (Hann window): ``(psd, freqs)``, psd in dB when ``db``."""
     nperseg = min(nperseg, len(y))
-    freqs, psd = scipy.signal.welch(y, fs=sr, nperseg=nperseg, noverlap=int(nperseg * overlap),
-                                    average=average)
+    freqs, psd = scipy.signal.welch(y, fs=sr, nperseg=nperseg, noverlap=int(nperseg * overlap))
     return (to_db(psd) if db else psd), freqs
 
 

@@ -116,11 +116,11 @@ def make_labels(ds: Dataset, machine: str, store: LabelStore, bands: dict,
         features = [f for f in FEATURES if f != "embedding" or done_runs]
         feature = cols[1].selectbox(
             "Feature", features, key="pl_feature",
-            help="spectrum: the log spectrum; modulation: where the envelope's lines are "
-                 "(speeds of a harmonic family); lines: where the spectrum's and the "
-                 "envelope's lines are, not how loud; shape+lines adds the spectral shape; "
-                 "median-spectrum ignores short background events; logmel: band statistics; "
-                 "embedding: a trained run's. bench/RESULTS.md compares them (issue 17).")
+            help="spectrum: the log spectrum (default); shape+lines: the spectral shape and "
+                 "where the spectrum's and the envelope's lines are, not how loud (speeds and "
+                 "loads; higher on most yardsticks, lower on real fan recordings); modulation: "
+                 "where the envelope's lines are (impacts at a speed); logmel: band "
+                 "statistics; embedding: a trained run's. bench/RESULTS.md compares them.")
         method = cols[2].selectbox("Method", METHODS, key="pl_method",
                                    help="gmm: Gaussian mixture; kmeans; ward: agglomerative. "
                                         "With 'auto', stability and the silhouette pick k.")

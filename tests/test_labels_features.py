@@ -1,5 +1,5 @@
 """Clustering features that hold on speed-like hidden attributes (issue 17): line patterns of the
-envelope and of the spectrum, blocks weighed alike, the median spectrum against short events."""
+envelope and of the spectrum, and the spectral shape, blocks weighed alike."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from asdcore.labels import FEATURES, cluster_machine, readable_features
 from asdcore.labels.clustering import (
     DEFAULT_FEATURE,
     MODULATION_GRID,
+    SHAPE_GRID,
     SPECTRUM_LINE_GRID,
     _pool,
 )
@@ -34,12 +35,12 @@ def ari(labels, truth):
     return adjusted_rand_score([truth[f] for f in files], [labels[f] for f in files])
 
 
-@pytest.mark.parametrize("feature", ["modulation", "lines"])
-def test_pump_speeds_cluster_by_where_the_envelope_lines_are(pump, feature):
+def test_pump_speeds_cluster_by_where_the_envelope_lines_are(pump):
+    # the default log spectrum cannot see these speeds (bench/RESULTS.md: ARI about 0)
     ds, truth = pump
-    result = cluster_machine(ds, "pump", feature=feature)  # k chosen by the rule
+    result = cluster_machine(ds, "pump", feature="modulation")  # k chosen by the rule
     assert ari(result.labels, truth) >= 0.8
-    assert result.params["feature"] == feature
+    assert result.params["feature"] == "modulation"
     assert result.params["band"] is not None  # the kurtogram's band, recorded
 
 
@@ -65,11 +66,12 @@ def test_blocks_weigh_alike_and_line_patterns_ignore_colouring(tmp_path):
     rng = np.random.default_rng(0)
     clips = write_clips(tmp_path / "m", [harmonic_clip(f0, rng, tilt)
                                          for f0 in (200.0, 260.0) for tilt in (-0.9, 0.9, 0.0)])
-    vectors, kept, skipped = readable_features(clips, "lines")
+    vectors, kept, skipped = readable_features(clips, "shape+lines")
     assert not skipped and len(kept) == 6
-    lines, modulation = np.split(vectors, [len(SPECTRUM_LINE_GRID)], axis=1)
+    shape, lines, modulation = np.split(
+        vectors, np.cumsum([len(SHAPE_GRID), len(SPECTRUM_LINE_GRID)]), axis=1)
     assert modulation.shape[1] == len(MODULATION_GRID)
-    for block in (lines, modulation):
+    for block in (shape, lines, modulation):
         assert np.mean((block ** 2).sum(axis=1)) == pytest.approx(1.0)
     # the same harmonics under a strong tilt either way stay closer than another speed's
     same = np.linalg.norm(lines[0] - lines[1])
@@ -77,21 +79,6 @@ def test_blocks_weigh_alike_and_line_patterns_ignore_colouring(tmp_path):
     assert same < 0.5 * other
     spectrum, _, _ = readable_features(clips, "spectrum")
     assert np.linalg.norm(spectrum[0] - spectrum[1]) > np.linalg.norm(spectrum[0] - spectrum[3])
-
-
-def test_median_spectrum_ignores_a_short_loud_event(tmp_path):
-    rng = np.random.default_rng(1)
-    quiet = harmonic_clip(300.0, rng, 0.0, seconds=4.0)
-    burst = quiet.copy()
-    rumble = np.convolve(rng.standard_normal(SR // 4), np.ones(8) / 8, mode="same")
-    burst[SR:SR + SR // 4] += 5.0 * rumble  # a 0.25 s low rumble, a forklift passing
-    clips = write_clips(tmp_path / "m", [quiet, burst])
-    change = {}
-    for feature in ("median-spectrum", "spectrum"):
-        vectors, _, _ = readable_features(clips, feature)
-        change[feature] = np.abs(vectors[0] - vectors[1]).mean()  # dB per bin
-    assert change["spectrum"] > 1.0
-    assert change["median-spectrum"] < 0.4 * change["spectrum"]
 
 
 def test_pool_takes_the_maximum_or_mean_and_fills_cells_between_bins():

@@ -5,14 +5,12 @@ Features (one vector per clip): ``spectrum`` (high-resolution Welch log spectrum
 (log envelope spectrum of a band, the kurtogram's suggestion by default), ``logmel`` (mean and
 standard deviation of each log-mel band over time), ``embedding`` (a trained run's clip
 embeddings), ``modulation`` (where the envelope spectrum's lines are, not how strong each is:
-speed as a machine's harmonic family shows it), ``lines`` (spectral lines and modulation lines,
-equally weighted), ``shape+lines`` (and the spectral shape), ``spectrum+modulation`` and
-``median-spectrum`` (the log spectrum of the median frame power: intermittent background events
-do not move it). Vectors are standardised per
-dimension and reduced by PCA (or UMAP when umap-learn is installed), then clustered by k-means,
-a Gaussian mixture or Ward's agglomerative clustering; the number of clusters is given or chosen
-(`choose_k`: stable clusterings of a minimum size, the highest silhouette among them) up to a
-cap.
+speed as a machine's harmonic family shows it) and ``shape+lines`` (spectral shape, where the
+spectrum's lines are and where the envelope's are, weighed alike; bench/RESULTS.md, issue 17).
+Vectors are standardised per dimension and reduced by PCA (or UMAP when umap-learn is
+installed), then clustered by k-means, a Gaussian mixture or Ward's agglomerative clustering;
+the number of clusters is given or chosen (`choose_k`: stable clusterings of a minimum size, the
+highest silhouette among them) up to a cap.
 """
 
 from __future__ import annotations
@@ -35,8 +33,8 @@ from asdcore.labels.envelope import suggest_band
 from asdcore.labels.selection import load_each, machine_clips, unusable_reason
 from asdcore.progress import CancelFn, ProgressFn, check_cancel, report, stage
 
-BLOCK_FEATURES = ("modulation", "lines", "shape+lines", "spectrum+modulation")
-FEATURES = ("spectrum", "envelope", "logmel", "embedding", "median-spectrum", *BLOCK_FEATURES)
+BLOCK_FEATURES = ("modulation", "shape+lines")
+FEATURES = ("spectrum", "envelope", "logmel", "embedding", *BLOCK_FEATURES)
 BAND_FEATURES = ("envelope", *BLOCK_FEATURES)  # features of a band's envelope
 DEFAULT_FEATURE = "spectrum"  # bench/RESULTS.md, "Pseudo-label clustering feature (issue 17)"
 METHODS = ("gmm", "kmeans", "ward")
@@ -96,10 +94,8 @@ def readable_features(clips: pd.DataFrame, feature: str, band: dsp.Band | None =
     paths = clips["path"].tolist()
     if feature in BLOCK_FEATURES:
         vectors, skipped = _block_features(paths, feature, band, progress, cancel)
-    elif feature in ("spectrum", "median-spectrum"):
-        average = "median" if feature == "median-spectrum" else "mean"
-        vectors, skipped = load_each(paths, lambda y: _log_spectrum(y, average), progress,
-                                     cancel, "spectra")
+    elif feature == "spectrum":
+        vectors, skipped = load_each(paths, _log_spectrum, progress, cancel, "spectra")
     elif feature == "envelope":
         def log_envelope_spectrum(y):
             spectrum, freqs = dsp.envelope_spectrum(y, SAMPLE_RATE, band,
@@ -122,11 +118,10 @@ def readable_features(clips: pd.DataFrame, feature: str, band: dsp.Band | None =
             [{"file": clips["file"].iloc[i], "reason": reason} for i, reason in skipped.items()])
 
 
-def _log_spectrum(y: np.ndarray, average: str = "mean") -> np.ndarray:
-    """Welch log spectrum at `SPECTRUM_NPERSEG` (frames combined by their ``average``) less
-    its mean (the gain is no attribute)."""
+def _log_spectrum(y: np.ndarray) -> np.ndarray:
+    """Welch log spectrum at `SPECTRUM_NPERSEG` less its mean (the gain is no attribute)."""
     _check_length(y, "spectrum")
-    psd, _ = dsp.welch_spectrum(y, SAMPLE_RATE, nperseg=SPECTRUM_NPERSEG, average=average)
+    psd, _ = dsp.welch_spectrum(y, SAMPLE_RATE, nperseg=SPECTRUM_NPERSEG)
     return psd - psd.mean()
 
 
@@ -193,24 +188,19 @@ def _block_features(paths: list[str], feature: str, band: dsp.Band | None,
     def blocks(y):
         _check_length(y, feature)
         parts = []
-        if feature == "spectrum+modulation":
-            parts.append(_log_spectrum(y))
-        if feature in ("lines", "shape+lines"):
+        if feature == "shape+lines":
             power, freqs = dsp.welch_spectrum(y, SAMPLE_RATE, nperseg=SPECTRUM_NPERSEG, db=False)
-            if feature == "shape+lines":
-                shape = dsp.to_db(_pool(power, freqs, SHAPE_GRID, "mean"))
-                parts.append(shape - shape.mean())
-            parts.append(_line_pattern(dsp.to_db(power), freqs, SPECTRUM_MEDIAN_HZ,
-                                       SPECTRUM_LINE_GRID))
+            shape = dsp.to_db(_pool(power, freqs, SHAPE_GRID, "mean"))
+            parts += [shape - shape.mean(),
+                      _line_pattern(dsp.to_db(power), freqs, SPECTRUM_MEDIAN_HZ,
+                                    SPECTRUM_LINE_GRID)]
         parts.append(_modulation_lines(y, band))
         return np.concatenate(parts)
 
     vectors, skipped = load_each(paths, blocks, progress, cancel, f"{feature} features")
     sizes = {"modulation": [len(MODULATION_GRID)],
-             "lines": [len(SPECTRUM_LINE_GRID), len(MODULATION_GRID)],
              "shape+lines": [len(SHAPE_GRID), len(SPECTRUM_LINE_GRID), len(MODULATION_GRID)],
-             "spectrum+modulation": [vectors.shape[1] - len(MODULATION_GRID),
-                                     len(MODULATION_GRID)]}[feature]
+             }[feature]
     scaled = []
     for block in np.split(vectors, np.cumsum(sizes)[:-1], axis=1):
         block = block - block.mean(axis=0)
