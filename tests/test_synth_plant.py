@@ -272,6 +272,20 @@ def test_the_halls_reverberate_longer_in_the_target():
         assert 3 * t20 / SR == pytest.approx(hall.rt60_s, rel=0.2)
 
 
+def test_one_room_response_per_machine_and_domain():
+    """A microphone placed in a hall stays put: every clip of a machine in one domain hears the
+    same room, another domain (or machine) another room."""
+    from asdcore.synth.plan import room_rng
+
+    clips = synth.plan_machine("pump", TINY, "plant")
+    source = [c for c in clips if c.domain == "source" and c.label != "noise"]
+    target = next(c for c in clips if c.domain == "target")
+    blower = synth.plan_machine("blower", TINY, "plant")[0]
+    first = room_rng(0, source[0]).random()
+    assert all(room_rng(0, c).random() == first for c in source)
+    assert room_rng(0, target).random() != first and room_rng(0, blower).random() != first
+
+
 def test_the_background_is_not_stationary():
     """Events come and go: the level of one-second stretches varies far more than a stationary
     noise's would."""

@@ -226,3 +226,11 @@ def clip_rngs(seed: int, clip: Clip) -> tuple[np.random.Generator, np.random.Gen
     sound, fault = np.random.SeedSequence(
         [seed, *(zlib.crc32(key.encode()) for key in keys), clip.index]).spawn(2)
     return np.random.default_rng(sound), np.random.default_rng(fault)
+
+
+def room_rng(seed: int, clip: Clip) -> np.random.Generator:
+    """The random stream of the room a machine is heard in: one per (family, machine, domain),
+    shared by all its clips, as one microphone placed in one hall is. The demo's rooms draw
+    nothing from it (its clips' streams are `clip_rngs`)."""
+    keys = (clip.family, clip.machine, clip.domain, "room")
+    return np.random.default_rng([seed, *(zlib.crc32(key.encode()) for key in keys)])

@@ -57,6 +57,8 @@ class Hall:
         return hall_background(n, self, rng)
 
     def room(self, y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """``y`` reverberated; ``rng`` is the room's stream (`plan.room_rng`), one per machine
+        and domain, so all clips of a machine in a domain share one room response."""
         return reverberate(y, self, rng)
 
 
@@ -215,8 +217,10 @@ def blower(n, attrs, fault, severity, rng, fault_rng):
     shaft = cycles(rate * wander(n, rng, 0.003) * speed_factor(fault, severity, n, fault_rng),
                    n, rng)
     lobe_pass = shaft * 2 * LOBES
-    tilt = rng.uniform(0.6, 0.9)
-    y = harmonics(lobe_pass, [tilt ** k for k in range(12)], rng)
+    # the pulsation's harmonics depend on the discharge piping's resonances, which shift with
+    # the process: their strengths vary from clip to clip
+    strengths = rng.uniform(0.6, 0.9) ** np.arange(12) * np.exp(rng.normal(0.0, 0.5, 12))
+    y = harmonics(lobe_pass, strengths, rng)
     air = coloured_noise(n, rng, 0.7, 200.0, 7000.0)
     back_pressure = rng.uniform(0.7, 1.3)  # varies with the process: the air noise with it
     y += 0.9 * back_pressure * rate / 40 * air * (1 + 0.4 * np.sin(2 * np.pi * lobe_pass))

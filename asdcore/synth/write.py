@@ -36,6 +36,7 @@ from asdcore.synth.plan import (
     clip_rngs,
     family_of,
     plan_machine,
+    room_rng,
 )
 from asdcore.synth.signals import SAMPLE_RATE, rms, shape_spectrum
 
@@ -65,7 +66,7 @@ def render(clip: Clip, seed: int) -> np.ndarray:
     else:
         y = family.sound_models[clip.machine](clip.samples, parse_attributes(clip.attributes),
                                               clip.anomaly, clip.severity, rng, fault_rng)
-        y = env.room(y, rng)
+        y = env.room(y, room_rng(seed, clip))
         y /= rms(y)
         if clip.label != "clean":
             snr_db = rng.uniform(*env.snr_db)
