@@ -76,7 +76,8 @@ class SEResNetConfig(Config):
     what: ClassVar[str] = "seed model"
     # The settings of issue 16 as the SSL recipe (wilkinghoff/ssl4asd) has them, and the
     # defaults: the recipe is followed unless measurement on several yardsticks says otherwise
-    # (bench/RESULTS.md, "Seed recipe": one demo seed does not).
+    # (bench/RESULTS.md, "Seed recipe": on three yardsticks at 10 epochs only demo v3 preferred
+    # the old settings, and held-back real recordings preferred the recipe's).
     recipe: ClassVar[dict] = {
         "seconds": MAX_SECONDS, "random_offset": True, "temporal_norm": True,
         "spectrum_input": "magnitude", "dynamic_scale": True,
@@ -424,14 +425,14 @@ class SEResNetEmbedder(JointEmbedder):
     name = "seresnet18"
     config_class = SEResNetConfig
     description = "the seed model: SE-ResNet18 trained on every machine at once (minutes)"
-    # knn first (the default): the recipe's backend. knn-ldn-all led on the demo alone, where it
-    # was chosen, and was the weakest KNN backend on data held back from us (issue 16); the
-    # demo figures of every backend are in bench/RESULTS.md.
+    # knn first (the default): the recipe's backend. knn-ldn-all leads on our two synthetic
+    # families, whose domain shift is harsher than DCASE's, and was the weakest KNN backend on
+    # data held back from us (issue 16); every backend's figures are in bench/RESULTS.md.
     backends = embedding_backends("knn")
     # Settings the workbench and the command line start from on the demo preset: 1 epoch, a
     # quick first run. Chosen on demo v2 (old settings, width 32, 3 seeds: 0.735 against 10
-    # epochs' 0.699); on demo v3 (seed 0) 10 epochs scored higher (old settings 0.604 against
-    # 0.564, recipe 0.571 against 0.559, knn-ldn-all) in about twice the time.
+    # epochs' 0.699); on demo v3 (3 seeds, knn) 1 epoch scores higher too (recipe 0.566 against
+    # 0.535, old settings 0.586 against 0.569).
     demo_settings = {"epochs": 1}
 
     def __init__(self, config: SEResNetConfig | None = None):
