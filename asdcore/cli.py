@@ -462,8 +462,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="band of the envelope features (envelope, modulation, "
                               "shape+lines) in Hz (default: kurtogram suggestion)")
     envelope.add_argument("--band", type=float, nargs=2, metavar=("LO", "HI"), default=None,
-                          help="band in Hz whose envelope is analysed (default: kurtogram "
-                               "suggestion)")
+                          help="band in Hz whose envelope is analysed (default: the band "
+                               "whose envelope shows the clearest lines)")
     envelope.add_argument("--fmin", type=float, default=CHARACTERISTIC_RANGE[0],
                           help="lowest characteristic frequency searched (Hz)")
     envelope.add_argument("--fmax", type=float, default=CHARACTERISTIC_RANGE[1],

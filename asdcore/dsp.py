@@ -303,16 +303,46 @@ def spectral_lines(spectrum: np.ndarray, freqs: np.ndarray, fmin: float, fmax: f
 
     Returns ``(line freqs, heights over the floor, threshold)``.
     """
-    above = np.asarray(spectrum, dtype=np.float64) - spectral_baseline(spectrum, freqs, width_hz)
-    in_range = (freqs >= fmin) & (freqs <= fmax)
+    above, in_range, noise = _above_floor(spectrum, freqs, fmin, fmax, width_hz)
     if not in_range.any():
         return np.empty(0), np.empty(0), _TINY
-    # the floor's median absolute deviation, scaled to a standard deviation
-    noise = 1.4826 * float(np.median(np.abs(above[in_range])))
     threshold = max(LINE_SNR * noise, LINE_RELATIVE * float(above[in_range].max()), _TINY)
     found, _ = scipy.signal.find_peaks(above, height=threshold)
     found = found[in_range[found]]
     return freqs[found], above[found], threshold
+
+
+def line_prominence(spectrum: np.ndarray, freqs: np.ndarray, fmin: float, fmax: float,
+                    width_hz: float) -> float:
+    """The strongest peak of a linear spectrum in [fmin, fmax] above its running-median floor
+    (over ``width_hz``), in robust noise deviations of that floor (0 with no bin in range)."""
+    above, in_range, noise = _above_floor(spectrum, freqs, fmin, fmax, width_hz)
+    if not in_range.any():
+        return 0.0
+    return float(above[in_range].max()) / max(noise, _TINY)
+
+
+def _above_floor(spectrum, freqs, fmin, fmax, width_hz):
+    """``(spectrum over its running-median floor, the bins in [fmin, fmax], the robust noise
+    deviation there)``: the floor's median absolute deviation scaled to a standard deviation."""
+    above = np.asarray(spectrum, dtype=np.float64) - spectral_baseline(spectrum, freqs, width_hz)
+    in_range = (freqs >= fmin) & (freqs <= fmax)
+    noise = 1.4826 * float(np.median(np.abs(above[in_range]))) if in_range.any() else 0.0
+    return above, in_range, noise
+
+
+def line_bands(sr: float, widths: tuple[float, ...] = (500.0, 1000.0, 2000.0, 4000.0)
+               ) -> list[Band]:
+    """Candidate bands for envelope analysis: each width, centres half a width apart, every band
+    inside (0, sr/2)."""
+    nyquist = sr / 2
+    bands = []
+    for width in widths:
+        low = 0.0
+        while low + width <= nyquist:
+            bands.append((low, low + width))
+            low += width / 2
+    return bands
 
 
 def family_fundamental(line_freqs: np.ndarray, heights: np.ndarray, fmin: float, fmax: float,

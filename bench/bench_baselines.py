@@ -7,8 +7,9 @@ dataset (generated with that seed) and, for the AE, a different initialisation, 
 covers both (on the real fan yardstick a seed is a fold, `bench/yardsticks.py`). Runs live in
 a temporary workspace; figures are appended to bench/RESULTS.md.
 
-    python bench/bench_baselines.py [--yardstick demo] [--seeds 0 1 2] [--ae-epochs 20]
-                                    [--systems stats ae] [--device auto] [--jobs 1]
+    python bench/bench_baselines.py [--yardstick demo] [--machines M ...] [--seeds 0 1 2]
+                                    [--ae-epochs 20] [--systems stats ae] [--device auto]
+                                    [--jobs 1]
 """
 
 from __future__ import annotations
@@ -84,12 +85,13 @@ def table(rows: dict[str, list[dict]]) -> str:
 
 
 def bench_one_seed(seed: int, systems: list[str], ae_epochs: int, device: str,
-                   threads: int, yardstick: str = "demo",
+                   threads: int, yardstick: str = "demo", machines: list[str] | None = None,
                    ) -> tuple[dict[str, dict], dict[str, float]]:
-    """Score summaries ``{system: summary}`` and training times of one seed of ``yardstick``."""
+    """Score summaries ``{system: summary}`` and training times of one seed of ``yardstick``
+    (only ``machines``, when given)."""
     if threads > 0:
         torch.set_num_threads(threads)
-    data = dataset_for(yardstick, seed)
+    data = dataset_for(yardstick, seed, machines)
     summaries, train_times = {}, {}
     if "stats" in systems:
         stats = train_and_score(data, f"bench-{yardstick}-stats-{seed}", "logmel-stats",
@@ -110,6 +112,8 @@ def bench_one_seed(seed: int, systems: list[str], ae_epochs: int, device: str,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--yardstick", choices=YARDSTICKS, default="demo")
+    parser.add_argument("--machines", nargs="+", default=None,
+                        help="only these machine types (synthetic yardsticks)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--ae-epochs", type=int, default=20,
                         help="the official 100 epochs take hours on 2 CPU cores")
@@ -121,8 +125,8 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("ASD_WORKSPACE_DIR", tempfile.mkdtemp(prefix="asd-bench-"))
     threads = max(1, (os.cpu_count() or 1) // args.jobs) if args.jobs > 1 else 0
-    work = [(seed, args.systems, args.ae_epochs, args.device, threads, args.yardstick)
-            for seed in args.seeds]
+    work = [(seed, args.systems, args.ae_epochs, args.device, threads, args.yardstick,
+             args.machines) for seed in args.seeds]
     per_seed = map_seeds(bench_one_seed, work, args.jobs)
 
     rows: dict[str, list[dict]] = {}
@@ -138,13 +142,14 @@ def main() -> None:
         ae_note = f" AE trained on {ae_device} for {args.ae_epochs} epochs" + (
             "." if args.ae_epochs == 100 else " instead of the official 100.")
     parallel = f", {args.jobs} seeds at a time" if args.jobs > 1 else ""
-    body = (f"Yardstick {args.yardstick} (bench/yardsticks.py), seeds {args.seeds} (the AE "
+    only = f", machine types {', '.join(args.machines)}" if args.machines else ""
+    body = (f"Yardstick {args.yardstick}{only} (bench/yardsticks.py), seeds {args.seeds} (the AE "
             f"also uses the seed for its initialisation); official DCASE score.{ae_note}\n\n"
             + table(rows) + "\n\n"
             + f"Training time per seed (every machine, features included{parallel}): "
             + ", ".join(f"{k} {np.mean(v):.0f} s" for k, v in train_times.items()))
     print(body)
-    results.append(f"bench_baselines.py: comparison systems ({args.yardstick})", body)
+    results.append(f"bench_baselines.py: comparison systems ({args.yardstick}{only})", body)
 
 
 if __name__ == "__main__":

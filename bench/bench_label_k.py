@@ -2,12 +2,14 @@
 the clustering labels with k chosen by the earlier rule (PCA of raw features, lowest BIC of a
 Gaussian mixture) and by the current one (standardised features, stable clusterings of a
 minimum size, highest silhouette: `asdcore.labels.clustering.choose_k`), and of the envelope
-labels of machines run at several speeds, with a given band and with the suggested band.
+labels of machines run at several speeds, with a given band and with the bands the kurtogram
+and the envelope lines suggest (RESULTS "Envelope labels' suggested band (issue 17)").
 With --candidates, instead: the clustering features compared under the current rule (ARI per
 yardstick against the default feature's, the decision rule of RESULTS "Pseudo-label
 clustering feature (issue 17)").
 
-    python -m bench.bench_label_k [--demo FOLDER] [--no-append] [--candidates [--only NAME ...]]
+    python -m bench.bench_label_k [--demo FOLDER] [--plant-seeds 0 ...] [--no-append]
+        [--candidates] [--only NAME ...]
 
 Yardsticks: `bench.label_yardsticks` (written under /tmp/asd_label_yardsticks). With --demo the
 demo preset's attribute-less machines are included (generating it takes a few minutes).
@@ -16,6 +18,7 @@ demo preset's attribute-less machines are included (generating it takes a few mi
 from __future__ import annotations
 
 import argparse
+import re
 import time
 from pathlib import Path
 
@@ -31,6 +34,7 @@ from asdcore.labels import (
     readable_features,
     reduce,
     suggest_band,
+    suggest_line_band,
 )
 from asdcore.labels.clustering import BAND_FEATURES
 from bench.label_yardsticks import quality, yardsticks
@@ -38,8 +42,12 @@ from bench.results import append
 
 BASE = Path("/tmp/asd_label_yardsticks")
 FEATURES = ("spectrum", "logmel")
-# Envelope labelling: yardstick -> the band its impacts ring (the given band).
-ENVELOPE_BANDS = {"pump": (2500.0, 3500.0), "demo bearing": (2500.0, 3500.0)}
+# Envelope labelling: yardstick (a plant machine at any dataset seed) -> the band its speed
+# shows in (the given band)
+ENVELOPE_BANDS = {"pump": (2500.0, 3500.0), "demo bearing": (2500.0, 3500.0),
+                  # flow noise swirling at the vane pass; air noise pulsing at the lobe pass
+                  "plant pump": (1000.0, 4000.0), "plant blower": (2000.0, 6000.0)}
+BAND_CHOICES = ("given", "kurtogram", "lines")
 DEFAULT_FEATURE = "spectrum"
 # lines, spectrum+modulation and median-spectrum were measured too (RESULTS, commit 61e585c)
 # and left out: worse than these on the yardsticks
@@ -114,10 +122,13 @@ def main() -> None:
     parser.add_argument("--candidates", action="store_true",
                         help="compare the clustering features instead")
     parser.add_argument("--only", nargs="+", metavar="NAME",
-                        help="with --candidates: these yardsticks only")
+                        help="these yardsticks only")
+    parser.add_argument("--plant-seeds", type=int, nargs="+", default=[0],
+                        help="the plant family's dataset seeds (other than 0: 'plant seed N ...')")
     args = parser.parse_args()
+    sticks = [s for s in yardsticks(BASE, args.demo, tuple(args.plant_seeds))
+              if not args.only or s[0] in args.only]
     if args.candidates:
-        sticks = [s for s in yardsticks(BASE, args.demo) if not args.only or s[0] in args.only]
         table, scores = compare_features(sticks)
         body = (f"Features under the rule of issue 17 (k auto, PCA 8, Gaussian mixture, seed 0); "
                 f"band features on the kurtogram's band.\n\n{table}\n\n{verdict(scores)}")
@@ -130,7 +141,6 @@ def main() -> None:
             "| k | ARI | NMI | stability per k | silhouette per k |",
             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     current: list[float] = []
-    sticks = yardsticks(BASE, args.demo)
     for name, ds, machine, truth in sticks:
         clips = machine_clips(ds, machine)
         files = clips["file"].tolist()
@@ -153,28 +163,41 @@ def main() -> None:
             print(rows[-1], f"({seconds:.1f} s to choose k)", flush=True)
     env_rows = ["| yardstick | band | labels (family) | ARI | NMI | seconds |",
                 "|---|---|---|---|---|---|"]
+    env_ari: dict[str, dict[str, float]] = {choice: {} for choice in BAND_CHOICES}
     for name, ds, machine, truth in sticks:
-        if name not in ENVELOPE_BANDS:
+        given = ENVELOPE_BANDS.get(re.sub(r" seed \d+", "", name))
+        if given is None:
             continue
-        for band in (ENVELOPE_BANDS[name], None):
+        truth_used = truth
+        if name == "demo bearing":  # its speed classes: the vel part of the attributes
+            truth_used = {f: t.split("_loc")[0] for f, t in truth.items()}
+        for choice in BAND_CHOICES:
             start = time.perf_counter()
+            band = {"given": given, "kurtogram": None}.get(choice)
+            if choice == "lines":
+                band = suggest_line_band(machine_clips(ds, machine)["path"].tolist())
             result = envelope_labels(ds, machine, band=band)
-            truth_used = truth
-            if name == "demo bearing":  # its speed classes: the vel part of the attributes
-                truth_used = {f: t.split("_loc")[0] for f, t in truth.items()}
             ari, nmi = quality(result.labels, truth_used)
+            env_ari[choice][name] = ari
             families = ", ".join(f"{label} ({' '.join(map(str, result.families[label][:6]))})"
                                  for label in result.centres)
-            env_rows.append(f"| {name} | {'given' if band else 'suggested'} "
-                            f"{result.band[0]:.0f}-{result.band[1]:.0f} Hz | {families} | "
-                            f"{ari:.3f} | {nmi:.3f} | {time.perf_counter() - start:.1f} |")
+            env_rows.append(f"| {name} | {choice} {result.band[0]:.0f}-{result.band[1]:.0f} Hz "
+                            f"| {families} | {ari:.3f} | {nmi:.3f} | "
+                            f"{time.perf_counter() - start:.1f} |")
             print(env_rows[-1], flush=True)
+    env_summary = "; ".join(
+        f"{choice}: mean ARI {np.mean(list(aris.values())):.3f}, lowest "
+        f"{min(aris.values()):.3f}" for choice, aris in env_ari.items() if aris)
+    if env_ari["lines"]:
+        drop = max(env_ari["kurtogram"][n] - env_ari["lines"][n] for n in env_ari["lines"])
+        env_summary += f"; largest loss of lines against the kurtogram: {drop:+.3f}"
     body = ("Clustering: default feature (log spectrum) and log-mel statistics, source and target "
             "together; `earlier` is PCA of the raw features with the lowest-BIC mixture, the other "
             "columns the rule written above. Mean ARI of the current rule on the log spectrum: "
             f"{np.mean(current):.3f}, lowest {min(current):.3f}.\n\n" + "\n".join(rows)
-            + "\n\nEnvelope labels of machines run at several speeds (truth: the speed):\n\n"
-            + "\n".join(env_rows))
+            + "\n\nEnvelope labels of machines run at several speeds (truth: the speed; band "
+            "given, suggested by the kurtogram, suggested by the envelope lines; seconds include "
+            "the suggestion):\n\n" + "\n".join(env_rows) + f"\n\n{env_summary}.")
     print(body)
     if not args.no_append:
         append("bench_label_k.py: pseudo-labels across data families (issue 17)", body)

@@ -3,7 +3,8 @@ attribute-free DCASE-style machine folders, with the truth per clip.
 
 - ``demo``: the demo preset's attribute-less machines (truth: their hidden attributes);
 - ``plant``: the same for the plant family's attribute-less machines (pump speed, compressor
-  load, blower speed; demo preset, seed 0, written under ``base/plant``): another family of
+  load, blower speed; demo preset, seed 0, written under ``base/plant``; other dataset seeds on
+  request, named ``plant seed N machine`` under ``base/plant-seedN``): another family of
   machines, rooms and noise than the demo's;
 - ``real-fan``: the shared fan recordings cut into clips (truth: the recording's state);
 - ``cwru``: the shared CWRU bearing vibration cut into 1 s clips at its own 12 kHz rate
@@ -68,30 +69,33 @@ def pump(root: Path) -> dict[str, str]:
     return write_machine(root, clips_per_speed=12)
 
 
-def _hidden_attribute_machines(family: str, data: Path
+def _hidden_attribute_machines(family: str, data: Path, seed: int = 0
                                ) -> list[tuple[str, dataset.Dataset, str, dict[str, str]]]:
-    """The attribute-less machines of a family's demo preset (seed 0), generated into ``data``
-    unless there already, each with its hidden attributes as truth."""
+    """The attribute-less machines of a family's demo preset (dataset ``seed``), generated into
+    ``data`` unless there already, each with its hidden attributes as truth."""
     machines = sorted(synth.FAMILIES[family].hidden_attribute_machines)
     # the demo's yardstick is the whole demo (the folder may be the app's); the plant's holds
     # only the machines measured
-    synth.generate(data, preset="demo", seed=0, family=family,
+    synth.generate(data, preset="demo", seed=seed, family=family,
                    machines=None if family == "demo" else machines)
     ds, found = dataset.scan(data), []
     for machine in machines:
         clips = machine_clips(ds, machine)
-        found.append((f"{family} {machine}", ds, machine,
+        name = f"{family} {machine}" if seed == 0 else f"{family} seed {seed} {machine}"
+        found.append((name, ds, machine,
                       dict(zip(clips["file"], truth_of(clips), strict=True))))
     return found
 
 
-def yardsticks(base: Path, demo_data: Path | None = None
+def yardsticks(base: Path, demo_data: Path | None = None, plant_seeds: tuple[int, ...] = (0,)
                ) -> list[tuple[str, dataset.Dataset, str, dict[str, str]]]:
     """``(name, dataset, machine, truth)`` for every yardstick whose data is at hand."""
     found = []
     if demo_data is not None:
         found += _hidden_attribute_machines("demo", demo_data)
-    found += _hidden_attribute_machines("plant", base / "plant")
+    for seed in plant_seeds:
+        folder = base / ("plant" if seed == 0 else f"plant-seed{seed}")
+        found += _hidden_attribute_machines("plant", folder, seed)
     builders = {"real-fan": (real_fan, SHARED / "real-fan"),
                 "cwru": (cwru, SHARED / "real-vibration" / "cwru"), "pump": (pump, None)}
     for name, (build, needs) in builders.items():

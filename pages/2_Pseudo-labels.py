@@ -53,7 +53,8 @@ app_pages.run_through_app()  # a deep link before app.py ever ran
 st.set_page_config(page_title="Pseudo-labels - ASD workbench", layout="wide")
 st.title("Pseudo-labels")
 
-KURTOGRAM = "kurtogram suggestion"
+KURTOGRAM = "kurtogram suggestion"  # the clustering's envelope features
+LINES = "suggested: clearest envelope lines"  # envelope labels (`suggest_line_band`)
 NEW_LABEL = "a new label..."
 K_CHOICES = ["auto", *range(1, 9)]
 K_DIAGNOSTICS = ("scores", "stability", "smallest")  # per k tried: shown by why_k
@@ -132,10 +133,12 @@ def make_labels(ds: Dataset, machine: str, store: LabelStore, bands: dict,
         band_name = st.selectbox("Envelope band", [KURTOGRAM, *bands], key="pl_cluster_band") \
             if feature in BAND_FEATURES else KURTOGRAM
     else:
-        band_name = cols[1].selectbox("Band", [KURTOGRAM, *bands], key="pl_band",
-                                      format_func=lambda n: n if n == KURTOGRAM else
+        band_name = cols[1].selectbox("Band", [LINES, *bands], key="pl_band",
+                                      format_func=lambda n: n if n == LINES else
                                       f"{n}: {bands[n][0]:g}-{bands[n][1]:g} Hz",
-                                      help="Save bands on the Spectra page.")
+                                      help="Save bands on the Spectra page. The suggestion "
+                                      "is the band whose envelope shows the clearest lines "
+                                      "on a few clips.")
         fmin = cols[2].number_input("Lowest frequency (Hz)", *CHARACTERISTIC_FMIN_LIMITS,
                                     CHARACTERISTIC_RANGE[0], key="pl_fmin")
         fmax = cols[3].number_input("Highest frequency (Hz)", *CHARACTERISTIC_FMAX_LIMITS,
@@ -146,7 +149,7 @@ def make_labels(ds: Dataset, machine: str, store: LabelStore, bands: dict,
     bar = ui.StreamlitProgress("Labelling")
     base_version = store.state()["version"]  # edits made while it runs are kept when saving
     try:
-        band = None if band_name == KURTOGRAM else check_band(bands[band_name])
+        band = None if band_name in (KURTOGRAM, LINES) else check_band(bands[band_name])
         if how == "Clustering":
             result = cluster_machine(ds, machine, feature=feature, method=method, k=k,
                                      reduction=reduction, per_domain=per_domain, band=band,

@@ -77,7 +77,8 @@ def test_envelope_labelling_offers_the_saved_bands(isolated, tiny_data):
     at = AppTest.from_file(PAGE, default_timeout=120).run()
     at.sidebar.selectbox(key="pl_machine").set_value("bearing").run()
     at.radio(key="pl_how").set_value("Envelope (characteristic frequency)").run()
-    assert at.selectbox(key="pl_band").options == ["kurtogram suggestion", "impacts: 2000-6000 Hz"]
+    assert at.selectbox(key="pl_band").options == ["suggested: clearest envelope lines",
+                                                   "impacts: 2000-6000 Hz"]
     at.selectbox(key="pl_band").set_value("impacts").run()
     click(at, "Run envelope labelling")
     click(at, "Save these labels")

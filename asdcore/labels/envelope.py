@@ -21,6 +21,7 @@ from asdcore.labels.selection import analysis_rate, load_each, machine_clips, un
 from asdcore.progress import CancelFn, ProgressFn, check_cancel, report, stage
 
 BAND_SAMPLE_CLIPS = 16  # clips whose kurtograms are averaged to suggest a band
+LINE_SAMPLE_CLIPS = 8  # clips whose envelope lines are compared band by band
 DEFAULT_K_MAX = 8
 # A clip must hold this many periods of the lowest fundamental searched (fmin) for its
 # envelope spectrum to resolve it: shorter ones give a frequency that means nothing.
@@ -62,29 +63,69 @@ def suggest_band(paths: list[str], fmin: float = 0.0, fmax: float | None = None,
     of up to `BAND_SAMPLE_CLIPS` clips spread over ``paths`` (their first `ANALYSIS_SECONDS`,
     at ``sr``), its centre in [fmin, fmax]. Clips that cannot be read, or are too short for the
     kurtogram's longest window, are left out; raises `ASDError` when none is left."""
-    if not paths:
-        raise ASDError("There are no clips to suggest a band from.")
-    chosen = np.unique(np.linspace(0, len(paths) - 1,
-                                   min(BAND_SAMPLE_CLIPS, len(paths))).astype(int))
-    grams, reasons = [], []
-    for i, index in enumerate(chosen):
-        check_cancel(cancel)
-        try:
-            grams.append(dsp.kurtogram(audio.load(paths[index], sr, seconds=ANALYSIS_SECONDS),
-                                       sr))
-        except (Cancelled, DiskFull):
-            raise
-        except ASDError as err:  # unreadable, or too short: the other clips decide
-            reasons.append(f"{paths[index]}: {unusable_reason(paths[index], err)}")
-        report(progress, i + 1, len(chosen), "kurtogram")
-    if not grams:
-        raise ASDError(f"No clip could be read for a kurtogram; the first: {reasons[0]}.")
+    grams = _over_sample_clips(paths, BAND_SAMPLE_CLIPS, lambda y: dsp.kurtogram(y, sr),
+                               progress, cancel, sr, "kurtogram")
     # a short clip has fewer window lengths: average the clips that have them all
     rows = max(kurtosis.shape[0] for kurtosis, _, _ in grams)
     full = [gram for gram in grams if gram[0].shape[0] == rows]
     _, freqs, bandwidths = full[0]
     mean = np.mean([kurtosis for kurtosis, _, _ in full], axis=0)
     return dsp.best_band(mean, freqs, bandwidths, fmin, fmax)
+
+
+def suggest_line_band(paths: list[str], fmin: float = CHARACTERISTIC_RANGE[0],
+                      fmax: float = CHARACTERISTIC_RANGE[1],
+                      n_harmonics: int = dsp.N_HARMONICS, progress: ProgressFn | None = None,
+                      cancel: CancelFn | None = None, sr: int = SAMPLE_RATE) -> dsp.Band:
+    """The band whose envelope shows the clearest lines: of the candidate bands
+    (`dsp.line_bands`), the one whose strongest envelope line in [fmin, n_harmonics fmax]
+    stands highest over its floor (`dsp.line_prominence`), as the median over up to
+    `LINE_SAMPLE_CLIPS` clips spread over ``paths``.
+
+    The kurtogram looks for impacts; a machine whose speed shows as modulated noise (a pump's
+    flow, a blower's pulsation) has none, and in a hall with intermittent background sounds
+    the kurtogram picks those instead (bench/RESULTS.md, "suggested band")."""
+    bands = dsp.line_bands(sr)
+    if not bands:
+        raise ASDError(f"A sample rate of {sr} Hz leaves no band to analyse.")
+    top = n_harmonics * fmax
+
+    def prominences(y):
+        if len(y) < MIN_PERIODS * sr / fmin:
+            raise ASDError(f"too short for an envelope spectrum ({len(y) / sr:.2f} s)")
+        values = []
+        for band in bands:
+            spectrum, freqs = dsp.envelope_spectrum(y, sr, band, fmax=top + 1.0)
+            values.append(dsp.line_prominence(spectrum, freqs, fmin, top, fmin))
+        return values
+
+    found = _over_sample_clips(paths, LINE_SAMPLE_CLIPS, prominences, progress, cancel, sr,
+                               "envelope lines")
+    return bands[int(np.argmax(np.median(found, axis=0)))]
+
+
+def _over_sample_clips(paths: list[str], count: int, measure, progress: ProgressFn | None,
+                       cancel: CancelFn | None, sr: int, what: str) -> list:
+    """``measure(y)`` of up to ``count`` clips spread evenly over ``paths`` (their first
+    `ANALYSIS_SECONDS` at ``sr``); clips that cannot be read or measured are left out, and
+    `ASDError` says why when none is left."""
+    if not paths:
+        raise ASDError("There are no clips to suggest a band from.")
+    chosen = np.unique(np.linspace(0, len(paths) - 1, min(count, len(paths))).astype(int))
+    results, reasons = [], []
+    for i, index in enumerate(chosen):
+        check_cancel(cancel)
+        try:
+            results.append(measure(audio.load(paths[index], sr, seconds=ANALYSIS_SECONDS)))
+        except (Cancelled, DiskFull):
+            raise
+        except ASDError as err:  # unreadable, or too short: the other clips decide
+            reasons.append(f"{paths[index]}: {unusable_reason(paths[index], err)}")
+        report(progress, i + 1, len(chosen), what)
+    if not results:
+        raise ASDError(f"No clip could be read or measured for the {what}; the first: "
+                       f"{reasons[0]}.")
+    return results
 
 
 def frequency_groups(frequencies: np.ndarray, k: int | str = "auto", k_max: int = DEFAULT_K_MAX,
@@ -131,7 +172,9 @@ def envelope_labels(ds: Dataset, machine: str, band: dsp.Band | None = None,
                     cancel: CancelFn | None = None) -> EnvelopeResult:
     """Label a machine's clips by the characteristic frequency of their envelope in ``band``.
 
-    ``band`` defaults to the kurtogram's suggestion; the fundamental is searched in
+    ``band`` defaults to `suggest_line_band` (the kurtogram's band missed the speed of
+    machines whose speed shows as modulated noise: bench/RESULTS.md, "Envelope labels'
+    suggested band"); the fundamental is searched in
     [fmin, fmax] (`dsp.characteristic_frequency`), then the frequencies are grouped
     (`frequency_groups`) and each group named after its median frequency. Each clip is
     analysed on its first `ANALYSIS_SECONDS` (a long recording on its beginning); a
@@ -143,7 +186,8 @@ def envelope_labels(ds: Dataset, machine: str, band: dsp.Band | None = None,
     paths = clips["path"].tolist()
     sr = analysis_rate(paths)
     if band is None:
-        band = suggest_band(paths, progress=stage(progress, 0, 2, "band"), cancel=cancel, sr=sr)
+        band = suggest_line_band(paths, fmin, fmax, n_harmonics,
+                                 progress=stage(progress, 0, 2, "band"), cancel=cancel, sr=sr)
     else:
         band = (float(band[0]), float(band[1]))
     shortest = MIN_PERIODS / fmin  # seconds
