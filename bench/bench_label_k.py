@@ -6,10 +6,11 @@ labels of machines run at several speeds, with a given band and with the bands t
 and the envelope lines suggest (RESULTS "Envelope labels' suggested band (issue 17)").
 With --candidates, instead: the clustering features compared under the current rule (ARI per
 yardstick against the default feature's, the decision rule of RESULTS "Pseudo-label
-clustering feature (issue 17)").
+clustering feature (issue 17)"); with --domains, clustering source and target together
+against apart.
 
     python -m bench.bench_label_k [--demo FOLDER] [--plant-seeds 0 ...] [--no-append]
-        [--candidates] [--only NAME ...]
+        [--candidates | --domains] [--only NAME ...]
 
 Yardsticks: `bench.label_yardsticks` (written under /tmp/asd_label_yardsticks). With --demo the
 demo preset's attribute-less machines are included (generating it takes a few minutes).
@@ -28,6 +29,7 @@ from sklearn.mixture import GaussianMixture
 
 from asdcore.labels import (
     clip_features,
+    cluster_machine,
     cluster_points,
     envelope_labels,
     machine_clips,
@@ -80,10 +82,37 @@ def compare_features(sticks, features=(DEFAULT_FEATURE, *CANDIDATES)) -> tuple[s
     return "\n".join(rows), scores
 
 
-def verdict(scores: dict[str, dict[str, float]]) -> str:
+def compare_domains(sticks, features=(DEFAULT_FEATURE, "shape+lines")) -> tuple[str, dict]:
+    """ARI, NMI and k (per domain) of `cluster_machine` with source and target together and
+    apart, for each feature: ``(markdown rows, {"feature, together|apart": {yardstick: ARI}})``
+    (RESULTS "Pseudo-label clustering per domain (issue 17)")."""
+    rows = ["| yardstick | clips | true classes | feature | domains | k | ARI | NMI | seconds |",
+            "|---|---|---|---|---|---|---|---|---|"]
+    scores: dict[str, dict[str, float]] = {}
+    for name, ds, machine, truth in sticks:
+        band = None
+        for feature in features:
+            if feature in BAND_FEATURES and band is None:
+                band = suggest_band(machine_clips(ds, machine)["path"].tolist())
+            for per_domain in (False, True):
+                start = time.perf_counter()
+                result = cluster_machine(ds, machine, feature=feature, per_domain=per_domain,
+                                         band=band if feature in BAND_FEATURES else None)
+                ari, nmi = quality(result.labels, truth)
+                how = "apart" if per_domain else "together"
+                scores.setdefault(f"{feature}, {how}", {})[name] = ari
+                ks = " + ".join(str(group["k"]) for group in result.groups)
+                rows.append(f"| {name} | {len(result.labels)} | {len(set(truth.values()))} | "
+                            f"{feature} | {how} | {ks} | {ari:.3f} | {nmi:.3f} | "
+                            f"{time.perf_counter() - start:.0f} |")
+                print(rows[-1], flush=True)
+    return "\n".join(rows), scores
+
+
+def verdict(scores: dict[str, dict[str, float]], default_key: str = DEFAULT_FEATURE) -> str:
     """The rule: a candidate replaces the default when its mean ARI is higher and it loses at
     most `MAX_DROP` on every yardstick; of several, the highest mean."""
-    default = scores[DEFAULT_FEATURE]
+    default = scores[default_key]
     lines, passing = [], {}
     for feature, per in scores.items():
         mean = float(np.mean(list(per.values())))
@@ -91,9 +120,9 @@ def verdict(scores: dict[str, dict[str, float]]) -> str:
         lines.append(f"- {feature}: mean ARI {mean:.3f}, lowest {min(per.values()):.3f}"
                      + (f"; drops over {MAX_DROP}: "
                         + ", ".join(f"{n} {d:.3f}" for n, d in drops.items()) if drops else ""))
-        if feature != DEFAULT_FEATURE and not drops and mean > np.mean(list(default.values())):
+        if feature != default_key and not drops and mean > np.mean(list(default.values())):
             passing[feature] = mean
-    winner = max(passing, key=passing.get) if passing else DEFAULT_FEATURE
+    winner = max(passing, key=passing.get) if passing else default_key
     return "\n".join(lines) + f"\n\nBy the rule: {winner} is the default."
 
 
@@ -121,6 +150,8 @@ def main() -> None:
     parser.add_argument("--no-append", action="store_true", help="print only")
     parser.add_argument("--candidates", action="store_true",
                         help="compare the clustering features instead")
+    parser.add_argument("--domains", action="store_true",
+                        help="compare clustering source and target together and apart instead")
     parser.add_argument("--only", nargs="+", metavar="NAME",
                         help="these yardsticks only")
     parser.add_argument("--plant-seeds", type=int, nargs="+", default=[0],
@@ -128,6 +159,21 @@ def main() -> None:
     args = parser.parse_args()
     sticks = [s for s in yardsticks(BASE, args.demo, tuple(args.plant_seeds))
               if not args.only or s[0] in args.only]
+    if args.domains:
+        table, scores = compare_domains(sticks)
+        decided = {key: per for key, per in scores.items() if key.startswith(DEFAULT_FEATURE)}
+        others = "\n".join(f"- {key}: mean ARI {np.mean(list(per.values())):.3f}, lowest "
+                           f"{min(per.values()):.3f}" for key, per in scores.items()
+                           if key not in decided)
+        body = (f"Clustering (`cluster_machine`: k auto, PCA 8, Gaussian mixture, seed 0) with "
+                f"source and target together and apart; band features on the kurtogram's band."
+                f"\n\n{table}\n\nDecided on {DEFAULT_FEATURE}:\n\n"
+                f"{verdict(decided, f'{DEFAULT_FEATURE}, together')}\n\nNot decided on:\n\n"
+                f"{others}")
+        print(body)
+        if not args.no_append:
+            append("bench_label_k.py --domains: pseudo-labels per domain (issue 17)", body)
+        return
     if args.candidates:
         table, scores = compare_features(sticks)
         body = (f"Features under the rule of issue 17 (k auto, PCA 8, Gaussian mixture, seed 0); "
