@@ -57,8 +57,10 @@ class Recipe:
 
     def model_config(self, model: str) -> dict:
         """The model settings of ``model``'s run, its epochs always written out."""
+        # the seed model trains the published recipe, wherever its defaults depart from it
         settings, epochs = ((self.ae_settings, self.epochs_ae) if model == AE_MODEL
-                            else (self.seed_settings, self.epochs_seed))
+                            else ({**getattr(get_model_class(model).config_class, "recipe",
+                                             {}), **self.seed_settings}, self.epochs_seed))
         default = settings.get("epochs", get_model_class(model).config_class().epochs)
         return {**settings, "epochs": default if epochs is None else epochs}
 

@@ -259,7 +259,7 @@ def test_noise_is_mixed_at_the_drawn_snr():
 
 
 def test_model_loss_uses_both_heads_and_backpropagates():
-    config = SEResNetConfig(**SMALL)
+    config = SEResNetConfig(**SMALL, featex=True)
     model = SeedModel(config, LogMelConfig(seconds=1.0), n_classes=5)
     assert model.exchange_head.n_classes == 45  # 9C: StatEx and FeatEx stacked
     waves = torch.randn(6, 16000, generator=_gen(11)) * 0.1
