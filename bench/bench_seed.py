@@ -8,11 +8,12 @@ For each seed (a different demo dataset and initialisation, as in bench_baseline
   its full pipeline (audio, training, embedding, scoring, evaluation) is timed, and training
   runs in a child process so its peak memory (max RSS) and clips/s are its own.
 
-Then the ablations (``--ablation-seeds``): without mixup, StatEx, FeatEx, noise mixing (clean +
-noise simulation and noise augmentation both off), each against the full system trained on the
-same seed. ``--part main|ablations|all`` runs one half (two 1-thread processes in parallel use
-a shared 2-core machine better than one 2-thread process). Figures are appended to
-bench/RESULTS.md after each half, so a cut-short run keeps what finished.
+Then the ablations (``--ablation-seeds``): without mixup, StatEx, noise mixing (clean + noise
+simulation and noise augmentation both off), and with FeatEx (off by default), each against the
+default system trained on the same seed. ``--part main|ablations|all`` runs one half (two
+1-thread processes in parallel use a shared 2-core machine better than one 2-thread process).
+Figures are appended to bench/RESULTS.md after each half, so a cut-short run keeps what
+finished.
 
     python bench/bench_seed.py [--part all] [--seeds 0 1 2] [--ablation-seeds 0]
                                [--ae-epochs 20] [--threads 1]
@@ -42,7 +43,7 @@ SEED_BACKENDS = tuple(scoring.SCORERS)
 ABLATIONS = {
     "without mixup": {"mixup": False},
     "without StatEx": {"statex": False},
-    "without FeatEx": {"featex": False},
+    "with FeatEx (the recipe's; off by default since issue 16)": {"featex": True},
     "without noise mixing": {"noise_mixing": False, "noise_augment": False},
 }
 
