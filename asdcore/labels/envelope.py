@@ -91,8 +91,7 @@ def suggest_line_band(paths: list[str], fmin: float = CHARACTERISTIC_RANGE[0],
     top = n_harmonics * fmax
 
     def prominences(y):
-        if len(y) < MIN_PERIODS * sr / fmin:
-            raise ASDError(f"too short for an envelope spectrum ({len(y) / sr:.2f} s)")
+        _check_resolvable(y, sr, fmin)
         values = []
         for band in bands:
             spectrum, freqs = dsp.envelope_spectrum(y, sr, band, fmax=top + 1.0)
@@ -102,6 +101,15 @@ def suggest_line_band(paths: list[str], fmin: float = CHARACTERISTIC_RANGE[0],
     found = _over_sample_clips(paths, LINE_SAMPLE_CLIPS, prominences, progress, cancel, sr,
                                "envelope lines")
     return bands[int(np.argmax(np.median(found, axis=0)))]
+
+
+def _check_resolvable(y: np.ndarray, sr: int, fmin: float) -> None:
+    """Refuse a clip too short for its envelope spectrum to resolve ``fmin``."""
+    shortest = MIN_PERIODS / fmin  # seconds
+    if len(y) < shortest * sr:
+        raise ASDError(f"too short for an envelope spectrum: {len(y) / sr:.2f} s holds fewer "
+                       f"than {MIN_PERIODS} periods of the lowest frequency searched "
+                       f"({fmin:g} Hz); it needs at least {shortest:.2f} s")
 
 
 def _over_sample_clips(paths: list[str], count: int, measure, progress: ProgressFn | None,
@@ -190,14 +198,10 @@ def envelope_labels(ds: Dataset, machine: str, band: dsp.Band | None = None,
                                  progress=stage(progress, 0, 2, "band"), cancel=cancel, sr=sr)
     else:
         band = (float(band[0]), float(band[1]))
-    shortest = MIN_PERIODS / fmin  # seconds
     spectra = []  # each clip's envelope spectrum over its floor, in units of its line threshold
 
     def estimate(y):
-        if len(y) < shortest * sr:
-            raise ASDError(f"too short for an envelope spectrum: {len(y) / sr:.2f} s "
-                           f"holds fewer than {MIN_PERIODS} periods of the lowest frequency "
-                           f"searched ({fmin:g} Hz); it needs at least {shortest:.2f} s")
+        _check_resolvable(y, sr, fmin)
         found = dsp.envelope_characteristic(y, sr, band, fmin, fmax, n_harmonics)
         above = found.spectrum - dsp.spectral_baseline(found.spectrum, found.freqs, fmin)
         spectra.append(LineSpectrum((above / found.line_threshold).astype(np.float32),
