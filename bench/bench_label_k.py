@@ -10,7 +10,7 @@ clustering feature (issue 17)"); with --domains, clustering source and target to
 against apart.
 
     python -m bench.bench_label_k [--demo FOLDER] [--plant-seeds 0 ...] [--no-append]
-        [--candidates | --domains] [--only NAME ...]
+        [--candidates [--features F ...] | --domains] [--only NAME ...]
 
 Yardsticks: `bench.label_yardsticks` (written under /tmp/asd_label_yardsticks). With --demo the
 demo preset's attribute-less machines are included (generating it takes a few minutes).
@@ -53,7 +53,7 @@ BAND_CHOICES = ("given", "kurtogram", "lines")
 DEFAULT_FEATURE = "spectrum"
 # lines, spectrum+modulation and median-spectrum were measured too (RESULTS, commit 61e585c)
 # and left out: worse than these on the yardsticks
-CANDIDATES = ("modulation", "shape+lines")
+CANDIDATES = ("modulation", "shape+lines", "spectrum+lines", "spectrum+shape+lines")
 MAX_DROP = 0.05  # a candidate may lose at most this much ARI on any yardstick
 
 
@@ -152,6 +152,8 @@ def main() -> None:
                         help="compare the clustering features instead")
     parser.add_argument("--domains", action="store_true",
                         help="compare clustering source and target together and apart instead")
+    parser.add_argument("--features", nargs="+", default=list(CANDIDATES), metavar="FEATURE",
+                        help="with --candidates: the candidates measured against the default")
     parser.add_argument("--only", nargs="+", metavar="NAME",
                         help="these yardsticks only")
     parser.add_argument("--plant-seeds", type=int, nargs="+", default=[0],
@@ -175,7 +177,7 @@ def main() -> None:
             append("bench_label_k.py --domains: pseudo-labels per domain (issue 17)", body)
         return
     if args.candidates:
-        table, scores = compare_features(sticks)
+        table, scores = compare_features(sticks, (DEFAULT_FEATURE, *args.features))
         body = (f"Features under the rule of issue 17 (k auto, PCA 8, Gaussian mixture, seed 0); "
                 f"band features on the kurtogram's band.\n\n{table}\n\n{verdict(scores)}")
         print(body)

@@ -33,7 +33,16 @@ from asdcore.labels.envelope import suggest_band
 from asdcore.labels.selection import load_each, machine_clips, unusable_reason
 from asdcore.progress import CancelFn, ProgressFn, check_cancel, report, stage
 
-BLOCK_FEATURES = ("modulation", "shape+lines")
+# The blocks of each block feature, in order (bench/RESULTS.md, issue 17): ``spectrum`` is the
+# `spectrum` feature's vector, ``shape`` 1/6-octave band levels, ``spectrum lines`` and
+# ``modulation`` the line patterns of the spectrum and of the envelope spectrum.
+FEATURE_BLOCKS = {
+    "modulation": ("modulation",),
+    "shape+lines": ("shape", "spectrum lines", "modulation"),
+    "spectrum+lines": ("spectrum", "spectrum lines", "modulation"),
+    "spectrum+shape+lines": ("spectrum", "shape", "spectrum lines", "modulation"),
+}
+BLOCK_FEATURES = tuple(FEATURE_BLOCKS)
 FEATURES = ("spectrum", "envelope", "logmel", "embedding", *BLOCK_FEATURES)
 BAND_FEATURES = ("envelope", *BLOCK_FEATURES)  # features of a band's envelope
 DEFAULT_FEATURE = "spectrum"  # bench/RESULTS.md, "Pseudo-label clustering feature (issue 17)"
@@ -119,10 +128,9 @@ def readable_features(clips: pd.DataFrame, feature: str, band: dsp.Band | None =
 
 
 def _log_spectrum(y: np.ndarray) -> np.ndarray:
-    """Welch log spectrum at `SPECTRUM_NPERSEG` less its mean (the gain is no attribute)."""
+    """Welch log spectrum at `SPECTRUM_NPERSEG` less its mean."""
     _check_length(y, "spectrum")
-    psd, _ = dsp.welch_spectrum(y, SAMPLE_RATE, nperseg=SPECTRUM_NPERSEG)
-    return psd - psd.mean()
+    return _clip_blocks(y, ("spectrum",), None)[0]
 
 
 def _check_length(y: np.ndarray, feature: str) -> None:
@@ -179,28 +187,42 @@ def _modulation_lines(y: np.ndarray, band: dsp.Band | None) -> np.ndarray:
                          MODULATION_GRID)
 
 
+def _clip_blocks(y: np.ndarray, blocks: tuple[str, ...], band: dsp.Band | None
+                 ) -> list[np.ndarray]:
+    """The named blocks (`FEATURE_BLOCKS`) of one clip, in order."""
+    if {"spectrum", "shape", "spectrum lines"} & set(blocks):
+        power, freqs = dsp.welch_spectrum(y, SAMPLE_RATE, nperseg=SPECTRUM_NPERSEG, db=False)
+        level = dsp.to_db(power)
+    parts = []
+    for name in blocks:
+        if name == "spectrum":  # the gain is no attribute
+            parts.append(level - level.mean())
+        elif name == "shape":
+            shape = dsp.to_db(_pool(power, freqs, SHAPE_GRID, "mean"))
+            parts.append(shape - shape.mean())
+        elif name == "spectrum lines":
+            parts.append(_line_pattern(level, freqs, SPECTRUM_MEDIAN_HZ, SPECTRUM_LINE_GRID))
+        else:
+            parts.append(_modulation_lines(y, band))
+    return parts
+
+
 def _block_features(paths: list[str], feature: str, band: dsp.Band | None,
                     progress: ProgressFn | None, cancel: CancelFn | None
                     ) -> tuple[np.ndarray, dict[int, str]]:
-    """The features made of blocks (`BLOCK_FEATURES`), each block centred and scaled to a
+    """The features made of blocks (`FEATURE_BLOCKS`), each block centred and scaled to a
     mean squared norm of 1 over the clips, so that none outweighs the others by its number of
     dimensions: ``(vectors, skipped)``."""
+    names = FEATURE_BLOCKS[feature]
+    sizes = []
+
     def blocks(y):
         _check_length(y, feature)
-        parts = []
-        if feature == "shape+lines":
-            power, freqs = dsp.welch_spectrum(y, SAMPLE_RATE, nperseg=SPECTRUM_NPERSEG, db=False)
-            shape = dsp.to_db(_pool(power, freqs, SHAPE_GRID, "mean"))
-            parts += [shape - shape.mean(),
-                      _line_pattern(dsp.to_db(power), freqs, SPECTRUM_MEDIAN_HZ,
-                                    SPECTRUM_LINE_GRID)]
-        parts.append(_modulation_lines(y, band))
+        parts = _clip_blocks(y, names, band)
+        sizes[:] = [len(part) for part in parts]
         return np.concatenate(parts)
 
     vectors, skipped = load_each(paths, blocks, progress, cancel, f"{feature} features")
-    sizes = {"modulation": [len(MODULATION_GRID)],
-             "shape+lines": [len(SHAPE_GRID), len(SPECTRUM_LINE_GRID), len(MODULATION_GRID)],
-             }[feature]
     scaled = []
     for block in np.split(vectors, np.cumsum(sizes)[:-1], axis=1):
         block = block - block.mean(axis=0)

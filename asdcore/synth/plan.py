@@ -116,7 +116,7 @@ class Family:
 
 FAMILIES: dict[str, Family] = {
     # the demo's version is the generator's historical version (write.GENERATOR_VERSION)
-    "demo": Family("demo", "3", MACHINES, HIDDEN_ATTRIBUTE_MACHINES, ATTRIBUTES, ANOMALIES,
+    "demo": Family("demo", "4", MACHINES, HIDDEN_ATTRIBUTE_MACHINES, ATTRIBUTES, ANOMALIES,
                    machines.SOUND_MODELS, machines.ENVIRONMENTS, CLIP_LENGTH_FACTOR),
     # plant 2: one room response per machine and domain, the blower's harmonics vary
     "plant": Family("plant", "2", plant.MACHINES, plant.HIDDEN_ATTRIBUTE_MACHINES,
