@@ -69,6 +69,9 @@ SYSTEMS = {
     "no-highpass": ("recipe without the 200 Hz high-pass",
                     {**SEResNetConfig.recipe, "highpass": False}),
     "no-pseudo-labels": ("recipe without pseudo-labels", dict(SEResNetConfig.recipe)),
+    # the defaults (the recipe without FeatEx, RESULTS) with one part more off
+    "defaults-no-mixup": ("defaults without mixup (recipe without FeatEx or mixup)",
+                          {**SEResNetConfig.recipe, "featex": False, "mixup": False}),
 }
 # Systems that never take pseudo-labels, even with --pseudo-labels.
 WITHOUT_LABELS = {"no-pseudo-labels"}
