@@ -75,8 +75,8 @@ def calibrate_seed(seed: int, data_root: str, epochs: int, machines: list[str] |
 
 def calibration_table(per_seed: list[dict], epochs: int) -> str:
     """The AE per domain (hmean mean ± std over seeds) against the published values."""
-    lines = ["| AE mode | value | demo v3 (mean ± std) | per seed | published (2025 dev) | "
-             "within ±0.05 |", "|---|---|---|---|---|---|"]
+    lines = [f"| AE mode | value | demo v{synth.GENERATOR_VERSION} (mean ± std) | per seed | "
+             "published (2025 dev) | within ±0.05 |", "|---|---|---|---|---|---|"]
     for backend in AE_BACKENDS:
         key = f"AE ({epochs} epochs), {backend}"
         for column, published in zip(COLUMNS, PUBLISHED[backend], strict=True):
@@ -131,7 +131,8 @@ def main() -> None:
         for model in per_seed[0]["train_s"])
     print(body)
     if args.record:
-        results.append("bench_calibration.py: Calibration of demo v3 against the official AE "
+        results.append("bench_calibration.py: Calibration of demo "
+                       f"v{synth.GENERATOR_VERSION} against the official AE "
                        "baseline", body)
 
 
