@@ -216,6 +216,9 @@ def main() -> None:
     lines += [f"- {SYSTEMS[key][0]}, {raw} against normalised centres: "
               + paired(scores, key, key, raw, raw.replace(" raw centres", ""))
               for key in systems for raw in RAW_CENTRE_BACKENDS]
+    lines += [f"- {SYSTEMS[key][0]}, {backend} against knn: "
+              + paired(scores, key, key, backend, "knn")
+              for key in systems for backend in ("knn-dg", "knn-dg raw centres")]
     lines = [line for line in lines if not line.endswith("no common seed")]
     data_name = {"demo": "Demo preset", "plant": "Plant family, demo preset",
                  "real-fan": "Real fan recordings (folds as seeds, bench/yardsticks.py)",
