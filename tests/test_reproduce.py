@@ -13,7 +13,7 @@ from asdcore import cli, dataset, labels, metrics, pipeline, published, reproduc
 from asdcore.errors import ASDError
 from asdcore.pipeline import TrainConfig
 
-SEED_BACKEND = pipeline.backends_for("seresnet18")[0]
+SEED_BACKEND = reproduce.SEED_BACKEND
 MACHINES = ("fan", "slider")  # slider's attributes are hidden: it gets pseudo-labels
 QUICK = ["--device", "cpu", "--epochs-ae", "1", "--epochs-seed", "1",
          "--set-seed", "width=4", "--set-seed", "seconds=2"]
@@ -52,6 +52,8 @@ def test_reproduce_end_to_end_then_skips_finished_steps(dcase_root, tmp_path, ca
     slider_labels = labels.read_label_csv(out / "labels" / "slider.csv")
     assert len(slider_labels) == len(list((dcase_root / "dev_data/raw/slider/train").iterdir()))
     assert all(file.startswith("slider/train/") for file in slider_labels)
+    # clustered per domain, as the seed does: each label names its clips' domain
+    assert all(f"_{label.split('-')[0]}_train_" in file for file, label in slider_labels.items())
 
     # 2-3. both runs done on the development machines (not the eval set's), with the settings
     ae, seed = runs.open_run(out / "runs" / "ae"), runs.open_run(out / "runs" / "seed")
