@@ -148,7 +148,7 @@ def test_pipeline_backends(tiny_data):
     run = pipeline.queue_run("seed-pipeline", config, overwrite=True)
     with run.working():
         pipeline.train_run(run)
-    assert pipeline.backends_for("seresnet18")[0] == "knn"  # the recipe's
+    assert pipeline.backends_for("seresnet18")[0] == "knn-dg"  # the recipe's
     for backend in pipeline.backends_for("seresnet18"):
         result = pipeline.score_run(run, backend=backend)
         assert len(result["table"]) == 7 and result["official_score"] is not None
