@@ -145,8 +145,8 @@ class SEResNetConfig(Config):
                                           shown_if=("noise_mixing", "noise_augment"))
     epochs: int = setting(10, "Epochs", "number", low=1, high=1000,
                           help="The recipe's 10 epochs. On the demo preset this box offers 1 "
-                               "epoch, for a quick first run (on demo v3 it scored below 10 "
-                               "epochs on the one seed measured; bench/RESULTS.md).")
+                               "epoch, for a quick first run (on the demo it scores above 10 "
+                               "epochs; bench/RESULTS.md).")
     batch_size: int = 64
     lr: float = 1e-3
     weight_decay: float = 1e-5
@@ -439,7 +439,8 @@ class SEResNetEmbedder(JointEmbedder):
     # Settings the workbench and the command line start from on the demo preset: 1 epoch, a
     # quick first run. Chosen on demo v2 (old settings, width 32, 3 seeds: 0.735 against 10
     # epochs' 0.699); on demo v3 (3 seeds, knn) 1 epoch scores higher too (recipe 0.566 against
-    # 0.535, old settings 0.586 against 0.569).
+    # 0.535, old settings 0.586 against 0.569), and on demo v4 (defaults, knn-dg: 0.562
+    # against 0.535).
     demo_settings = {"epochs": 1}
 
     def __init__(self, config: SEResNetConfig | None = None):
