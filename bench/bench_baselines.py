@@ -18,6 +18,7 @@ import argparse
 import os
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
@@ -42,8 +43,20 @@ def map_seeds(function, work: list[tuple], jobs: int) -> list:
     processes at once when ``jobs`` > 1, else one after another in this process."""
     if jobs <= 1:
         return [function(*item) for item in work]
-    with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
+    with ProcessPoolExecutor(jobs, mp_context=get_context("spawn"), initializer=_exit_with_parent,
+                             initargs=(os.getpid(),)) as pool:
         return list(pool.map(function, *zip(*work, strict=True)))
+
+
+def _exit_with_parent(parent: int) -> None:
+    """In a worker: exit when the benchmark that started it is gone (killed), instead of
+    training on for nobody on cores another benchmark is timed on."""
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(2.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
 
 
 def demo_dataset(seed: int) -> Path:
