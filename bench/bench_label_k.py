@@ -219,9 +219,9 @@ def main() -> None:
         truth_used = truth
         if name == "demo bearing":  # its speed classes: the vel part of the attributes
             truth_used = {f: t.split("_loc")[0] for f, t in truth.items()}
+        paths = machine_clips(ds, machine)["path"].tolist()
         for choice in BAND_CHOICES:
             start = time.perf_counter()
-            paths = machine_clips(ds, machine)["path"].tolist()
             # None: the engine's default, the envelope-line suggestion since the rule chose it
             band = {"given": given, "lines": None}.get(choice)
             if choice == "kurtogram":

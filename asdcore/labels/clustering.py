@@ -33,10 +33,10 @@ from asdcore.labels.envelope import suggest_band
 from asdcore.labels.selection import load_each, machine_clips, unusable_reason
 from asdcore.progress import CancelFn, ProgressFn, check_cancel, report, stage
 
-# The blocks of each block feature, in order (bench/RESULTS.md, issue 17): ``spectrum`` is the
-# `spectrum` feature's vector, ``shape`` 1/6-octave band levels, ``spectrum lines`` and
-# ``modulation`` the line patterns of the spectrum and of the envelope spectrum. The spectrum
-# with the line blocks was measured (commit b2f8e20) and left out: it fails where both do.
+# The blocks of each block feature, in order (bench/RESULTS.md, issue 17): ``shape`` 1/6-octave
+# band levels, ``spectrum lines`` and ``modulation`` the line patterns of the spectrum and of
+# the envelope spectrum. The log spectrum as one more block was measured (commit b2f8e20) and
+# left out: it fails where both features do.
 FEATURE_BLOCKS = {
     "modulation": ("modulation",),
     "shape+lines": ("shape", "spectrum lines", "modulation"),
@@ -127,9 +127,10 @@ def readable_features(clips: pd.DataFrame, feature: str, band: dsp.Band | None =
 
 
 def _log_spectrum(y: np.ndarray) -> np.ndarray:
-    """Welch log spectrum at `SPECTRUM_NPERSEG` less its mean."""
+    """Welch log spectrum at `SPECTRUM_NPERSEG` less its mean (the gain is no attribute)."""
     _check_length(y, "spectrum")
-    return _clip_blocks(y, ("spectrum",), None)[0]
+    psd, _ = dsp.welch_spectrum(y, SAMPLE_RATE, nperseg=SPECTRUM_NPERSEG)
+    return psd - psd.mean()
 
 
 def _check_length(y: np.ndarray, feature: str) -> None:
@@ -177,6 +178,8 @@ SPECTRUM_LINE_GRID = _line_grid(*SPECTRUM_LINE_RANGE, SPECTRUM_LINE_MIN_STEP)
 SHAPE_GRID = SHAPE_RANGE[0] * 2.0 ** (
     np.arange(int(np.log2(SHAPE_RANGE[1] / SHAPE_RANGE[0]) * SHAPE_BANDS_PER_OCTAVE) + 1)
     / SHAPE_BANDS_PER_OCTAVE)
+BLOCK_GRIDS = {"shape": SHAPE_GRID, "spectrum lines": SPECTRUM_LINE_GRID,
+               "modulation": MODULATION_GRID}  # the frequencies each block is pooled on
 
 
 def _modulation_lines(y: np.ndarray, band: dsp.Band | None) -> np.ndarray:
@@ -189,18 +192,16 @@ def _modulation_lines(y: np.ndarray, band: dsp.Band | None) -> np.ndarray:
 def _clip_blocks(y: np.ndarray, blocks: tuple[str, ...], band: dsp.Band | None
                  ) -> list[np.ndarray]:
     """The named blocks (`FEATURE_BLOCKS`) of one clip, in order."""
-    if {"spectrum", "shape", "spectrum lines"} & set(blocks):
+    if {"shape", "spectrum lines"} & set(blocks):
         power, freqs = dsp.welch_spectrum(y, SAMPLE_RATE, nperseg=SPECTRUM_NPERSEG, db=False)
-        level = dsp.to_db(power)
     parts = []
     for name in blocks:
-        if name == "spectrum":  # the gain is no attribute
-            parts.append(level - level.mean())
-        elif name == "shape":
+        if name == "shape":
             shape = dsp.to_db(_pool(power, freqs, SHAPE_GRID, "mean"))
             parts.append(shape - shape.mean())
         elif name == "spectrum lines":
-            parts.append(_line_pattern(level, freqs, SPECTRUM_MEDIAN_HZ, SPECTRUM_LINE_GRID))
+            parts.append(_line_pattern(dsp.to_db(power), freqs, SPECTRUM_MEDIAN_HZ,
+                                       SPECTRUM_LINE_GRID))
         else:
             parts.append(_modulation_lines(y, band))
     return parts
@@ -213,15 +214,13 @@ def _block_features(paths: list[str], feature: str, band: dsp.Band | None,
     mean squared norm of 1 over the clips, so that none outweighs the others by its number of
     dimensions: ``(vectors, skipped)``."""
     names = FEATURE_BLOCKS[feature]
-    sizes = []
 
     def blocks(y):
         _check_length(y, feature)
-        parts = _clip_blocks(y, names, band)
-        sizes[:] = [len(part) for part in parts]
-        return np.concatenate(parts)
+        return np.concatenate(_clip_blocks(y, names, band))
 
     vectors, skipped = load_each(paths, blocks, progress, cancel, f"{feature} features")
+    sizes = [len(BLOCK_GRIDS[name]) for name in names]
     scaled = []
     for block in np.split(vectors, np.cumsum(sizes)[:-1], axis=1):
         block = block - block.mean(axis=0)
