@@ -72,6 +72,10 @@ SYSTEMS = {
     # the defaults (the recipe without FeatEx, RESULTS) with one part more off
     "defaults-no-mixup": ("defaults without mixup (recipe without FeatEx or mixup)",
                           {**SEResNetConfig.recipe, "featex": False, "mixup": False}),
+    "defaults-e-off": ("defaults with the spectrum in dB (e off)",
+                       {**SEResNetConfig.recipe, "featex": False, "spectrum_input": "db"}),
+    "defaults-f-off": ("defaults without temporal mean normalisation (f off)",
+                       {**SEResNetConfig.recipe, "featex": False, "temporal_norm": False}),
 }
 # Systems that never take pseudo-labels, even with --pseudo-labels.
 WITHOUT_LABELS = {"no-pseudo-labels"}
