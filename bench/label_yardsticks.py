@@ -7,6 +7,7 @@ attribute-free DCASE-style machine folders, with the truth per clip.
   request, named ``plant seed N machine`` under ``base/plant-seedN``): another family of
   machines, rooms and noise than the demo's;
 - ``real-fan``: the shared fan recordings cut into clips (truth: the recording's state);
+  ``real-fan normal`` the same of the states a normal training set can hold;
 - ``cwru``: the shared CWRU bearing vibration cut into 1 s clips at its own 12 kHz rate
   (truth: the fault condition);
 - ``pump``: a machine at four speeds whose clips each show a different member of one harmonic
@@ -49,11 +50,23 @@ def _cut(root: Path, machine: str, recordings: list[tuple[Path, str]], seconds: 
     return truth
 
 
-def real_fan(root: Path, seconds: float = 3.0) -> dict[str, str]:
+# The states a fan's normal training clips can hold (the source calls FAN_GUARDS a normally
+# running fan): pseudo-labels never see the fault states
+NORMAL_FAN_STATES = ("ON", "OFF", "FAN_GUARDS")
+
+
+def real_fan(root: Path, seconds: float = 3.0, states: tuple[str, ...] | None = None
+             ) -> dict[str, str]:
     table = pd.read_csv(SHARED / "real-fan" / "truth.csv")
+    if states is not None:
+        table = table[table["state"].isin(states)]
     return _cut(root, "fan", [(SHARED / "real-fan" / f, s)
                               for f, s in zip(table["file"], table["state"], strict=True)],
                 seconds)
+
+
+def real_fan_normal(root: Path) -> dict[str, str]:
+    return real_fan(root, states=NORMAL_FAN_STATES)
 
 
 def cwru(root: Path, seconds: float = 1.0) -> dict[str, str]:
@@ -87,21 +100,26 @@ def _hidden_attribute_machines(family: str, data: Path, seed: int = 0
     return found
 
 
-def yardsticks(base: Path, demo_data: Path | None = None, plant_seeds: tuple[int, ...] = (0,)
+def yardsticks(base: Path, demo_data: Path | None = None, plant_seeds: tuple[int, ...] = (0,),
+               demo_seeds: tuple[int, ...] = ()
                ) -> list[tuple[str, dataset.Dataset, str, dict[str, str]]]:
-    """``(name, dataset, machine, truth)`` for every yardstick whose data is at hand."""
+    """``(name, dataset, machine, truth)`` for every yardstick whose data is at hand; the demo
+    at dataset seed 0 in ``demo_data`` (if given), at other ``demo_seeds`` under ``base``."""
     found = []
     if demo_data is not None:
         found += _hidden_attribute_machines("demo", demo_data)
+    for seed in demo_seeds:
+        found += _hidden_attribute_machines("demo", base / f"demo-seed{seed}", seed)
     for seed in plant_seeds:
         folder = base / ("plant" if seed == 0 else f"plant-seed{seed}")
         found += _hidden_attribute_machines("plant", folder, seed)
     builders = {"real-fan": (real_fan, SHARED / "real-fan"),
+                "real-fan normal": (real_fan_normal, SHARED / "real-fan"),
                 "cwru": (cwru, SHARED / "real-vibration" / "cwru"), "pump": (pump, None)}
     for name, (build, needs) in builders.items():
         if needs is not None and not needs.exists():
             continue
-        root = base / name
+        root = base / name.replace(" ", "-")
         if not root.exists():
             truth = build(root)
             pd.Series(truth).to_csv(base / f"{name}.truth.csv", header=["truth"])
