@@ -166,6 +166,8 @@ def main() -> None:
     parser.add_argument("--demo-seeds", type=int, nargs="+", default=[],
                         help="the demo preset at these dataset seeds too (other than 0, written "
                              "under the yardsticks' folder: 'demo seed N ...')")
+    parser.add_argument("--envelope-only", action="store_true",
+                        help="only the envelope labels, not the clustering's number of labels")
     parser.add_argument("--fresh", nargs="+", metavar="NAME",
                         help="with --domains: the yardsticks that decide first (never seen)")
     args = parser.parse_args()
@@ -209,7 +211,7 @@ def main() -> None:
             "| k | ARI | NMI | stability per k | silhouette per k |",
             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     current: list[float] = []
-    for name, ds, machine, truth in sticks:
+    for name, ds, machine, truth in ([] if args.envelope_only else sticks):
         clips = machine_clips(ds, machine)
         files = clips["file"].tolist()
         n_true = len(set(truth.values()))
@@ -262,13 +264,14 @@ def main() -> None:
     if env_ari["lines"]:
         drop = max(env_ari["kurtogram"][n] - env_ari["lines"][n] for n in env_ari["lines"])
         env_summary += f"; largest loss of lines against the kurtogram: {drop:+.3f}"
-    body = ("Clustering: default feature (log spectrum) and log-mel statistics, source and target "
-            "together; `earlier` is PCA of the raw features with the lowest-BIC mixture, the other "
-            "columns the rule written above. Mean ARI of the current rule on the log spectrum: "
-            f"{np.mean(current):.3f}, lowest {min(current):.3f}.\n\n" + "\n".join(rows)
-            + "\n\nEnvelope labels of machines run at several speeds (truth: the speed; band "
-            "given, suggested by the kurtogram, suggested by the envelope lines; seconds include "
-            "the suggestion):\n\n" + "\n".join(env_rows) + f"\n\n{env_summary}.")
+    clustering = "" if args.envelope_only else (
+        "Clustering: default feature (log spectrum) and log-mel statistics, source and target "
+        "together; `earlier` is PCA of the raw features with the lowest-BIC mixture, the other "
+        "columns the rule written above. Mean ARI of the current rule on the log spectrum: "
+        f"{np.mean(current):.3f}, lowest {min(current):.3f}.\n\n" + "\n".join(rows) + "\n\n")
+    body = (clustering + "Envelope labels of machines run at several speeds (truth: the speed; "
+            "band given, suggested by the kurtogram, suggested by the envelope lines; seconds "
+            "include the suggestion):\n\n" + "\n".join(env_rows) + f"\n\n{env_summary}.")
     print(body)
     if not args.no_append:
         append("bench_label_k.py: pseudo-labels across data families (issue 17)", body)
