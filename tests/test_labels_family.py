@@ -142,13 +142,16 @@ def test_bearings_are_saved_per_machine_beside_the_bands(tiny_data):
     assert list(bearings.bearings()) == ["drive end"]
 
 
-def line_spectrum(lines, df=0.25, top=400.0):
-    """A LineSpectrum with unit-threshold lines of height 3 at ``lines`` (Hz)."""
+def line_spectrum(lines, df=0.25, top=400.0, weak=()):
+    """A LineSpectrum with unit-threshold lines of height 3 at ``lines`` (Hz) and of height 1
+    (barely lines) at ``weak``."""
     from asdcore.labels.envelope import LineSpectrum
 
     heights = np.zeros(int(top / df))
     for f in lines:
         heights[int(round(f / df))] = 3.0
+    for f in weak:
+        heights[int(round(f / df))] = 1.0
     return LineSpectrum(heights.astype(np.float32), df)
 
 
@@ -165,3 +168,24 @@ def test_a_straggler_at_a_subharmonic_joins_its_group_and_equal_groups_stay():
     estimates = np.array([25.0] * 5 + [50.0] * 5)
     found, _ = consistent_families(estimates, spectra, 5.0)
     assert found == pytest.approx(estimates)
+
+
+def test_a_group_showing_only_weak_lines_between_another_groups_joins_it():
+    from asdcore.labels.envelope import consistent_families
+
+    # one speed: 10 clips read 50 Hz; 8 read 25 Hz because they show weak lines at 25 and 75
+    # Hz beside the same strong ones (plant seed-2 blower, bench/RESULTS.md)
+    strong = [50.0, 100.0, 150.0, 200.0]
+    spectra = [line_spectrum(strong)] * 10 + [line_spectrum(strong, weak=[25.0, 75.0])] * 8
+    estimates = np.array([50.0] * 10 + [25.0] * 8)
+    found, seen = consistent_families(estimates, spectra, 5.0)
+    assert found == pytest.approx([50.0] * 18) and seen[-1] == (1, 2, 3, 4)
+    # the same lines at equal strength: a speed of their own at 25 Hz, which stays
+    spectra[10:] = [line_spectrum([25.0, 50.0, 75.0, 100.0, 125.0, 150.0])] * 8
+    found, _ = consistent_families(estimates, spectra, 5.0)
+    assert found == pytest.approx(estimates)
+    # two such clips beside 16 are stragglers: the straggler step decides, and their own lines
+    # at harmonic 2 (50 Hz) fall on the common group, so they join it there too
+    spectra = [line_spectrum(strong)] * 16 + [line_spectrum(strong, weak=[25.0, 75.0])] * 2
+    found, _ = consistent_families(np.array([50.0] * 16 + [25.0] * 2), spectra, 5.0)
+    assert found == pytest.approx([50.0] * 18)

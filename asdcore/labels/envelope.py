@@ -268,23 +268,20 @@ def consistent_families(frequencies: np.ndarray, spectra: list[LineSpectrum], fm
     pooled over the group, their spectra show the lower group's lines below ``n`` (weighted by
     how strongly the lower group shows each of them) significantly above the levels half-way
     between (`_subharmonic_score` above `SUBHARMONIC_T`). A speed twice
-    another shows nothing at the lower fundamental and stays apart. A straggler (a clip in a
+    another shows nothing at the lower fundamental and stays apart. Conversely a group whose
+    pooled lines are mostly a higher group's family (`_superharmonic_group`) moves up to it,
+    unless it is a straggler.
+    A straggler (a clip in a
     group under `STRAGGLER_SHARE` of the largest) whose line at harmonic ``n`` falls on a
     common group moves up to it: its own estimate was a subharmonic.
     """
     frequencies = np.array(frequencies, dtype=np.float64)
-    moved = True
-    while moved:
-        moved = False
+    for _ in range(len(frequencies)):  # a move merges two groups: the bound is only a guard
         groups = ratio_groups(frequencies)
         centres = [float(np.median(frequencies[g])) for g in groups]
-        for upper in np.argsort(centres)[::-1]:
-            target = _subharmonic_group(frequencies, spectra, groups, centres, int(upper), fmin)
-            if target is not None:
-                n = int(round(centres[upper] / centres[target]))
-                frequencies[groups[upper]] /= n
-                moved = True
-                break
+        if not (_move_down(frequencies, spectra, groups, centres, fmin)
+                or _move_up(frequencies, spectra, groups, centres)):
+            break
     groups = ratio_groups(frequencies)
     sizes = np.array([len(g) for g in groups])
     common = [g for g in groups if len(g) >= STRAGGLER_SHARE * sizes.max()]
@@ -303,6 +300,74 @@ def consistent_families(frequencies: np.ndarray, spectra: list[LineSpectrum], fm
                                                                 strict=True)]
 
 
+def _move_down(frequencies, spectra, groups, centres, fmin) -> bool:
+    """Move the highest group that belongs to a lower group's family down to it (in place)."""
+    for upper in np.argsort(centres)[::-1]:
+        target = _subharmonic_group(frequencies, spectra, groups, centres, int(upper), fmin)
+        if target is not None:
+            frequencies[groups[upper]] /= int(round(centres[upper] / centres[target]))
+            return True
+    return False
+
+
+def _move_up(frequencies, spectra, groups, centres) -> bool:
+    """Move the lowest group whose lines are a higher group's family up to it (in place);
+    stragglers are left to the straggler step (moved into a large label, a misread clip costs
+    more than on its own: bench/RESULTS.md, "the upward family step for groups that are not
+    stragglers")."""
+    largest = max(len(g) for g in groups)
+    for lower in np.argsort(centres):
+        if len(groups[lower]) < STRAGGLER_SHARE * largest:
+            continue
+        target = _superharmonic_group(frequencies, spectra, groups, centres, int(lower))
+        if target is not None:
+            frequencies[groups[lower]] *= int(round(centres[target] / centres[lower]))
+            return True
+    return False
+
+
+def _multiple(centres: list[float], lower: int, upper: int) -> int | None:
+    """``n`` when group ``upper``'s centre is n = 2..`dsp.MAX_HARMONIC` times ``lower``'s
+    (within the family tolerance), else None."""
+    ratio = centres[upper] / centres[lower]
+    n = int(round(ratio))
+    if n < 2 or n > dsp.MAX_HARMONIC or abs(ratio - n) > FAMILY_TOLERANCE * n:
+        return None
+    return n
+
+
+def _superharmonic_group(frequencies, spectra, groups, centres, lower) -> int | None:
+    """The higher group whose family the clips of ``lower`` show, or None: of the groups at
+    ``n`` times its centre, the highest at whose harmonics (the multiples of n of ``lower``'s)
+    its clips' pooled line levels hold `dsp.EXPLAINED_SHARE` of those at all its harmonics.
+    Weak lines between them (which one clip's family search weighs almost as much as strong
+    ones) then do not make a speed of their own (bench/RESULTS.md, "one family for a group
+    whose lines are another group's"); a genuine speed shows its own fundamental and odd
+    harmonics strongly and stays."""
+    levels = _pooled_levels(frequencies, spectra, groups[lower])
+    if levels.sum() <= 0:
+        return None
+    numbers = np.arange(1, len(levels) + 1)
+    best = None
+    for upper in np.argsort(centres):
+        n = _multiple(centres, lower, int(upper))
+        if n is not None and levels[numbers % n == 0].sum() >= dsp.EXPLAINED_SHARE * levels.sum():
+            best = int(upper)
+    return best
+
+
+def _pooled_levels(frequencies, spectra, members) -> np.ndarray:
+    """Mean over the ``members`` clips of their line levels (`_contrast`) at harmonics 1.. of
+    their own fundamental, as far as every member's spectrum reaches, clipped at 0."""
+    reach = min(len(spectra[i].heights) * spectra[i].df / frequencies[i] for i in members)
+    count = int(min(dsp.MAX_HARMONIC, np.floor(reach) - 1))
+    if count < 1:
+        return np.zeros(0)
+    numbers = np.arange(1, count + 1)
+    return np.clip(np.mean([_contrast(spectra[i], frequencies[i] * numbers) for i in members],
+                           axis=0), 0, None)
+
+
 def ratio_groups(frequencies: np.ndarray) -> list[np.ndarray]:
     """Indices of frequencies grouped where sorted neighbours differ by less than `FAMILY_GAP`
     (as a ratio)."""
@@ -315,10 +380,9 @@ def ratio_groups(frequencies: np.ndarray) -> list[np.ndarray]:
 def _subharmonic_group(frequencies, spectra, groups, centres, upper, fmin) -> int | None:
     """The lower group whose family the clips of ``upper`` belong to, or None."""
     best, best_t = None, SUBHARMONIC_T
-    for lower, centre in enumerate(centres):
-        ratio = centres[upper] / centre
-        n = int(round(ratio))
-        if n < 2 or n > dsp.MAX_HARMONIC or abs(ratio - n) > FAMILY_TOLERANCE * n:
+    for lower in range(len(centres)):
+        n = _multiple(centres, lower, upper)
+        if n is None:
             continue
         below = np.arange(1, n)
         template = np.clip(np.mean([_contrast(spectra[i], frequencies[i] * below)
