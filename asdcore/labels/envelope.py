@@ -270,10 +270,9 @@ def consistent_families(frequencies: np.ndarray, spectra: list[LineSpectrum], fm
     between (`_subharmonic_score` above `SUBHARMONIC_T`). A speed twice
     another shows nothing at the lower fundamental and stays apart. Conversely a group whose
     pooled lines are mostly a higher group's family (`_superharmonic_group`) moves up to it,
-    unless it is a straggler.
-    A straggler (a clip in a
-    group under `STRAGGLER_SHARE` of the largest) whose line at harmonic ``n`` falls on a
-    common group moves up to it: its own estimate was a subharmonic.
+    unless it is a straggler. A straggler (a clip in a group under `STRAGGLER_SHARE` of the
+    largest) whose line at harmonic ``n`` falls on a common group moves up to it: its own
+    estimate was a subharmonic.
     """
     frequencies = np.array(frequencies, dtype=np.float64)
     for _ in range(len(frequencies)):  # a move merges two groups: the bound is only a guard
