@@ -226,6 +226,8 @@ def main() -> None:
     lines = [line for line in lines if not line.endswith("no common seed")]
     data_name = {"demo": "Demo preset", "plant": "Plant family, demo preset",
                  "real-fan": "Real fan recordings (folds as seeds, bench/yardsticks.py)",
+                 "real-fan-levelled": "Real fan recordings, every clip at one level (folds "
+                                      "as seeds, bench/yardsticks.py)",
                  "dcase": "DCASE-size preset"}
     data_name = data_name[args.yardstick] + (
         f", machine types {', '.join(args.machines)}" if args.machines else "") + (

@@ -14,6 +14,10 @@ into the cache, on which the seed system, the AE and the statistics are compared
   session) are the anomalies of every fold. No recording is split across train and test. OFF
   (not running) and FAN_GUARDS (unclear) are left out. The official score is defined because
   the evaluator's AUC of a domain takes that domain's normals against every anomaly.
+- ``real-fan-levelled``: the same folds with every clip scaled to one RMS level
+  (`LEVELLED_RMS_DB`), so that loudness alone (the blade fault is about 15 dB louder, and
+  clipped) no longer tells the states apart: a diagnostic of whether real recordings can rank
+  systems once the trivial cue is gone.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import soundfile as sf
 
@@ -34,7 +39,8 @@ REAL_FAN = SHARED / "real-fan"
 REAL_FAN_CLIP_SECONDS = 4.0
 REAL_FAN_TRAIN_HOP_SECONDS = 2.0
 REAL_FAN_VERSION = "1"  # bump when the fold layout changes, so cached folds are rebuilt
-YARDSTICKS = ("demo", "dcase", "plant", "real-fan")
+LEVELLED_RMS_DB = -26.0  # dBFS: the ON recordings' level
+YARDSTICKS = ("demo", "dcase", "plant", "real-fan", "real-fan-levelled")
 
 
 def dataset_for(yardstick: str, seed: int, machines: list[str] | None = None) -> Path:
@@ -52,6 +58,9 @@ def dataset_for(yardstick: str, seed: int, machines: list[str] | None = None) ->
         raise ASDError("Only the synthetic yardsticks can be restricted to some machines.")
     if yardstick == "real-fan":
         return real_fan_fold(base / f"real-fan-v{REAL_FAN_VERSION}-fold{seed}", seed)
+    if yardstick == "real-fan-levelled":
+        return real_fan_fold(base / f"real-fan-levelled-v{REAL_FAN_VERSION}-fold{seed}", seed,
+                             levelled=True)
     raise ASDError(f"Unknown yardstick {yardstick!r}; choose one of {', '.join(YARDSTICKS)}.")
 
 
@@ -69,9 +78,10 @@ def real_fan_split(fold: int) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["file", "domain", "split", "label"])
 
 
-def real_fan_fold(out: Path, fold: int) -> Path:
+def real_fan_fold(out: Path, fold: int, levelled: bool = False) -> Path:
     """Write fold ``fold`` of the real fan yardstick to ``out`` (once; written in a temporary
-    folder and renamed, so a killed build leaves nothing half-written)."""
+    folder and renamed, so a killed build leaves nothing half-written); ``levelled``: every
+    clip at `LEVELLED_RMS_DB`."""
     if (out / "fan" / "test").is_dir():
         return out
     if not REAL_FAN.is_dir():
@@ -91,7 +101,12 @@ def real_fan_fold(out: Path, fold: int) -> Path:
             index = counters[key] = counters.get(key, -1) + 1
             name = (f"section_00_{row.domain}_{row.split}_{row.label}_{index:04d}_"
                     f"{synth.NO_ATTRIBUTE}.wav")
-            sf.write(folder / name, y[start:start + n], sr, subtype="PCM_16")
+            clip = y[start:start + n]
+            if levelled:
+                samples = clip.astype(np.float64) / 32768.0
+                rms = max(float(np.sqrt(np.mean(samples ** 2))), 1e-9)
+                clip = (samples * 10 ** (LEVELLED_RMS_DB / 20) / rms).astype(np.float32)
+            sf.write(folder / name, clip, sr, subtype="FLOAT" if levelled else "PCM_16")
     try:
         staging.rename(out)
     except OSError:  # built meanwhile by another process
