@@ -133,14 +133,20 @@ class TrainingData:
     machine_ids: torch.Tensor  # [N] long
     noise: torch.Tensor  # [M, samples]
     noise_pool: list[torch.Tensor]
+    repeats: torch.Tensor | None = None  # [N] long: times each clip comes per epoch (None: 1)
 
     def __len__(self) -> int:
         return len(self.waves)
 
+    def epoch_rows(self) -> torch.Tensor:
+        """Every clip's row, each as many times as it comes in one epoch."""
+        rows = torch.arange(len(self))
+        return rows if self.repeats is None else rows.repeat_interleave(self.repeats)
+
     @classmethod
     def load(cls, examples: pd.DataFrame, class_ids, is_clean, noise: pd.DataFrame,
              seconds: float, progress: ProgressFn | None = None,
-             cancel: CancelFn | None = None) -> TrainingData:
+             cancel: CancelFn | None = None, repeats=None) -> TrainingData:
         machines = sorted(set(examples["machine"]) | set(noise["machine"]))
         machine_index = {m: i for i, m in enumerate(machines)}
         paths = list(examples["path"]) + list(noise["path"])
@@ -154,7 +160,9 @@ class TrainingData:
                    classes=torch.as_tensor(list(class_ids), dtype=torch.long),
                    is_clean=torch.tensor(np.array(is_clean, dtype=bool)),
                    machine_ids=torch.as_tensor([machine_index[m] for m in examples["machine"]]),
-                   noise=waves[len(examples):], noise_pool=pool)
+                   noise=waves[len(examples):], noise_pool=pool,
+                   repeats=None if repeats is None else torch.as_tensor(repeats,
+                                                                         dtype=torch.long))
 
     def batch(self, rows: torch.Tensor, n_classes: int, config, generator: torch.Generator,
               device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -210,7 +218,7 @@ def train(model: nn.Module, data: TrainingData, config, progress: ProgressFn | N
     with torch_threads(config.num_threads), cudnn_autotune(device.type == "cuda"):
         job = _Training.start(model, config, device, bool(data_on_device),
                               Path(checkpoint) if checkpoint is not None else None)
-        n_batches = math.ceil(len(data) / config.batch_size)
+        n_batches = math.ceil(len(data.epoch_rows()) / config.batch_size)
         job.report_setup(progress, config.epochs * n_batches)
         for epoch in range(job.epoch, config.epochs):
             job.run_epoch(epoch, data, n_batches, progress, cancel)
@@ -280,8 +288,9 @@ class _Training:
                   progress: ProgressFn | None, cancel: CancelFn | None) -> None:
         """Train epoch ``epoch`` (from the resumed step), record its history, checkpoint."""
         config, dist = self.config, self.dist
-        order = torch.randperm(len(data), generator=torch.Generator().manual_seed(
-            config.seed * 1_000_003 + 7919 * (epoch + 1)))
+        rows = data.epoch_rows()
+        order = rows[torch.randperm(len(rows), generator=torch.Generator().manual_seed(
+            config.seed * 1_000_003 + 7919 * (epoch + 1)))]
         batches = order.split(config.batch_size)
         self.model.train()
         losses, n_clips, data_time, started = [], 0, 0.0, time.perf_counter()

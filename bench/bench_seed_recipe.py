@@ -76,6 +76,8 @@ SYSTEMS = {
                        {**SEResNetConfig.recipe, "featex": False, "spectrum_input": "db"}),
     "defaults-f-off": ("defaults without temporal mean normalisation (f off)",
                        {**SEResNetConfig.recipe, "featex": False, "temporal_norm": False}),
+    "defaults-target-x5": ("defaults with each target clip 5 times per epoch",
+                           {**SEResNetConfig.recipe, "featex": False, "target_repeats": 5}),
 }
 # Systems that never take pseudo-labels, even with --pseudo-labels.
 WITHOUT_LABELS = {"no-pseudo-labels"}

@@ -245,3 +245,19 @@ def test_a_run_resumes_at_the_width_it_started_with(tiny_clips, tmp_path, monkey
     resumed = _fit(tiny_clips, checkpoint=checkpoint, epochs=2, width=None)
     assert resumed.config.width == 4 and len(resumed.history_["loss"]) == 2
     assert _fit(tiny_clips, epochs=1, width=None).config.width == 8  # a new run
+
+
+def test_target_repeats_bring_each_target_clip_that_many_times_per_epoch(tiny_clips):
+    train, supplemental = tiny_clips
+    embedder = SEResNetEmbedder(SEResNetConfig(**TINY, target_repeats=3))
+    data = embedder.training_data(train, supplemental)
+    rows = data.epoch_rows()
+    counts = np.bincount(rows.numpy(), minlength=len(data))
+    target = np.zeros(len(data), dtype=bool)
+    target[:len(train)] = (train["domain"] == "target").to_numpy()
+    assert target.any() and (counts[target] == 3).all() and (counts[~target] == 1).all()
+    progress = []
+    trained = _fit(tiny_clips, epochs=1, target_repeats=3,
+                   progress=lambda done, total, message="", **_: progress.append(total))
+    assert progress[-1] == -(-len(rows) // TINY["batch_size"])  # the steps of a longer epoch
+    assert SEResNetConfig().target_repeats == 1 and trained.config.target_repeats == 3

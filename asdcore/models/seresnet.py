@@ -148,6 +148,9 @@ class SEResNetConfig(Config):
                                "epoch, for a quick first run (on the demo it scores above 10 "
                                "epochs; bench/RESULTS.md).")
     batch_size: int = 64
+    # Times each target-domain training clip comes per epoch (1: once, the recipe's; a probe of
+    # the target domain's few clips, bench/RESULTS.md "Target-domain clips repeated").
+    target_repeats: int = 1
     lr: float = 1e-3
     weight_decay: float = 1e-5
     seed: int = setting(0, "Seed", "number", low=0, high=2**31 - 1)
@@ -155,7 +158,8 @@ class SEResNetConfig(Config):
     num_threads: int = 0  # torch CPU threads while training; 0 leaves torch's setting
 
     def __post_init__(self):
-        for name in ("width", "embedding_dim", "subclusters", "epochs", "batch_size"):
+        for name in ("width", "embedding_dim", "subclusters", "epochs", "batch_size",
+                     "target_repeats"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ASDError(f"The seed model setting {name} must be at least 1.")
         for name in ("mixup_p", "exchange_p", "noise_augment_p"):
@@ -504,10 +508,12 @@ class SEResNetEmbedder(JointEmbedder):
         self.classes_ = sorted(set(keys))
         self.machines_ = sorted(train["machine"].unique())
         index = {key: i for i, key in enumerate(self.classes_)}
+        target = (examples["domain"] == "target").to_numpy()
         return training.TrainingData.load(
             examples, [index[k] for k in keys],
             is_clean=(examples["split"] == "supplemental").to_numpy(), noise=noise,
-            seconds=self.seconds_, progress=progress, cancel=cancel)
+            seconds=self.seconds_, progress=progress, cancel=cancel,
+            repeats=np.where(target, self.config.target_repeats, 1))
 
     def embed_clips(self, paths, progress: ProgressFn | None = None,
                     cancel: CancelFn | None = None) -> np.ndarray:
