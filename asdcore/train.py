@@ -146,7 +146,8 @@ class TrainingData:
     @classmethod
     def load(cls, examples: pd.DataFrame, class_ids, is_clean, noise: pd.DataFrame,
              seconds: float, progress: ProgressFn | None = None,
-             cancel: CancelFn | None = None, repeats=None) -> TrainingData:
+             cancel: CancelFn | None = None, repeats: np.ndarray | None = None
+             ) -> TrainingData:
         machines = sorted(set(examples["machine"]) | set(noise["machine"]))
         machine_index = {m: i for i, m in enumerate(machines)}
         paths = list(examples["path"]) + list(noise["path"])

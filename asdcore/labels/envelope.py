@@ -282,12 +282,10 @@ def consistent_families(frequencies: np.ndarray, spectra: list[LineSpectrum], fm
                 or _move_up(frequencies, spectra, groups, centres)):
             break
     groups = ratio_groups(frequencies)
-    sizes = np.array([len(g) for g in groups])
-    common = [g for g in groups if len(g) >= STRAGGLER_SHARE * sizes.max()]
-    centres = np.array([np.median(frequencies[g]) for g in common])
-    for group in groups:
-        if len(group) >= STRAGGLER_SHARE * sizes.max():
-            continue
+    straggler = _stragglers(groups)
+    centres = np.array([np.median(frequencies[g]) for g, s in zip(groups, straggler, strict=True)
+                        if not s])
+    for group in (g for g, s in zip(groups, straggler, strict=True) if s):
         for i in group:  # a straggler below a common group: its subharmonic (octave error)?
             seen = _seen_harmonics(frequencies[i], spectra[i])
             for n in seen:
@@ -314,15 +312,21 @@ def _move_up(frequencies, spectra, groups, centres) -> bool:
     stragglers are left to the straggler step (moved into a large label, a misread clip costs
     more than on its own: bench/RESULTS.md, "the upward family step for groups that are not
     stragglers")."""
-    largest = max(len(g) for g in groups)
+    straggler = _stragglers(groups)
     for lower in np.argsort(centres):
-        if len(groups[lower]) < STRAGGLER_SHARE * largest:
+        if straggler[lower]:
             continue
         target = _superharmonic_group(frequencies, spectra, groups, centres, int(lower))
         if target is not None:
             frequencies[groups[lower]] *= int(round(centres[target] / centres[lower]))
             return True
     return False
+
+
+def _stragglers(groups: list[np.ndarray]) -> list[bool]:
+    """Whether each group holds under `STRAGGLER_SHARE` of the largest group's clips."""
+    largest = max(len(g) for g in groups)
+    return [len(g) < STRAGGLER_SHARE * largest for g in groups]
 
 
 def _multiple(centres: list[float], lower: int, upper: int) -> int | None:
@@ -343,15 +347,18 @@ def _superharmonic_group(frequencies, spectra, groups, centres, lower) -> int | 
     ones) then do not make a speed of their own (bench/RESULTS.md, "one family for a group
     whose lines are another group's"); a genuine speed shows its own fundamental and odd
     harmonics strongly and stays."""
+    uppers = [(int(u), n) for u in np.argsort(centres)
+              if (n := _multiple(centres, lower, int(u))) is not None]
+    if not uppers:  # the common case: no group at a multiple, nothing to pool
+        return None
     levels = _pooled_levels(frequencies, spectra, groups[lower])
     if levels.sum() <= 0:
         return None
     numbers = np.arange(1, len(levels) + 1)
     best = None
-    for upper in np.argsort(centres):
-        n = _multiple(centres, lower, int(upper))
-        if n is not None and levels[numbers % n == 0].sum() >= dsp.EXPLAINED_SHARE * levels.sum():
-            best = int(upper)
+    for upper, n in uppers:
+        if levels[numbers % n == 0].sum() >= dsp.EXPLAINED_SHARE * levels.sum():
+            best = upper
     return best
 
 
