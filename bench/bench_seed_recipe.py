@@ -78,6 +78,9 @@ SYSTEMS = {
                        {**SEResNetConfig.recipe, "featex": False, "temporal_norm": False}),
     "defaults-target-x5": ("defaults with each target clip 5 times per epoch",
                            {**SEResNetConfig.recipe, "featex": False, "target_repeats": 5}),
+    "defaults-target-1-centre": ("defaults with one AdaCos centre per target-domain class (g)",
+                                 {**SEResNetConfig.recipe, "featex": False,
+                                  "target_subclusters": 1}),
 }
 # Systems that never take pseudo-labels, even with --pseudo-labels.
 WITHOUT_LABELS = {"no-pseudo-labels"}

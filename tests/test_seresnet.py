@@ -20,6 +20,7 @@ from asdcore.models.seresnet import (
     SpectrogramBranch,
     SqueezeExcitation,
     class_keys,
+    target_class_indices,
 )
 
 SMALL = dict(width=4, embedding_dim=8, subclusters=2)
@@ -126,6 +127,44 @@ def test_subcluster_probabilities_are_summed_per_class():
     probs = torch.softmax(head.scale * cosines, dim=1).view(5, 3, 4).sum(dim=2)
     assert torch.allclose(head.logits(embeddings).exp(), probs, atol=1e-6)
     assert torch.allclose(probs.sum(dim=1), torch.ones(5))
+
+
+def test_a_class_may_use_fewer_centres_and_the_others_take_no_part():
+    head = AdaCosHead(6, 3, subclusters=4, centres=[4, 1, 2], generator=_gen())
+    assert head.scale.item() == pytest.approx(fixed_scale(7))  # 7 centres in use
+    embeddings = torch.randn(5, 6, generator=_gen(1))
+    cosines = head.cosines(embeddings)
+    used = torch.tensor([0, 1, 2, 3, 4, 8, 9])  # class-major: class c owns columns 4c..4c+3
+    probs = torch.softmax(head.scale * cosines[:, used], dim=1)
+    expected = torch.stack([probs[:, :4].sum(1), probs[:, 4], probs[:, 5:].sum(1)], dim=1)
+    assert torch.allclose(head.logits(embeddings).exp(), expected, atol=1e-6)
+    # an unused centre, moved anywhere, changes nothing; the loss still backpropagates
+    with torch.no_grad():
+        head.centres[5:8] = head.centres[0]
+    assert torch.allclose(head.logits(embeddings).exp(), expected, atol=1e-6)
+    leaf = embeddings.clone().requires_grad_(True)
+    head.dynamic = True
+    head(leaf, F.one_hot(torch.tensor([0, 1, 2, 1, 0]), 3).float()).backward()
+    assert torch.isfinite(leaf.grad).all() and math.isfinite(head.scale.item())
+    with pytest.raises(ValueError, match="1 to 4 centres"):
+        AdaCosHead(6, 3, subclusters=4, centres=[4, 5, 1])
+
+
+def test_target_classes_get_their_own_number_of_centres():
+    classes = ["fan/00/source/a", "fan/00/target/b", "pump/00/source/", "pump/00/target/x/y",
+               "target"]
+    assert target_class_indices(classes) == [1, 3]
+    config = SEResNetConfig(**{**SMALL, "subclusters": 4}, target_subclusters=1)
+    model = SeedModel(config, LogMelConfig(seconds=1.0), 4, target_class_indices(classes))
+    per_class = model.main_head.active.view(4, 4).sum(dim=1).tolist()
+    assert per_class == [4, 1, 4, 1]
+    # the exchange head's class j stands for class j mod C
+    assert model.exchange_head.active.view(12, 4).sum(dim=1).tolist() == per_class * 3
+    recipe = SeedModel(SEResNetConfig(**{**SMALL, "subclusters": 4}), LogMelConfig(seconds=1.0), 4,
+                       target_class_indices(classes))
+    assert bool(recipe.main_head.active.all())  # unset: every class uses every centre
+    with pytest.raises(ASDError, match="cannot exceed subclusters"):
+        SEResNetConfig(subclusters=4, target_subclusters=8)
 
 
 def test_dynamic_scale_formula_training_only_and_finite():

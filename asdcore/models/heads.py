@@ -4,7 +4,9 @@ Both compare the L2-normalised embedding with L2-normalised class centres (cosin
 scale the cosines by ``s`` and train with cross-entropy against soft labels (mixup and the
 exchange augmentations produce soft labels). With ``subclusters`` K > 1 every class has K
 centres; the softmax runs over all C*K logits and the probabilities are summed per class
-(sub-cluster AdaCos, Wilkinghoff 2021), so a class may spread over several modes.
+(sub-cluster AdaCos, Wilkinghoff 2021), so a class may spread over several modes. A class may
+use fewer of its K centres (``centres``: a handful of clips need not spread over 16 modes);
+the others take no part in the softmax or the scale.
 
 Scale:
 - fixed: ``s = sqrt(2) * ln(N - 1)`` with N = C*K centres (the AdaCos paper's choice);
@@ -22,6 +24,7 @@ learned directions.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -39,22 +42,30 @@ class AdaCosHead(nn.Module):
     """``forward(embeddings [B, D], labels [B, C] soft, weights [B] | None) -> loss``, the
     (weighted) mean cross-entropy; ``logits`` gives [B, C] class log-probabilities.
     ``subclusters`` K: centres per class (1 = plain AdaCos). A zero weight leaves a sample out
-    of the loss and of the scale update while keeping every parameter in the graph (DDP)."""
+    of the loss and of the scale update while keeping every parameter in the graph (DDP).
+    ``centres``: how many of its K centres each class uses (default all)."""
 
     def __init__(self, embedding_dim: int, n_classes: int, subclusters: int = 1,
                  dynamic: bool = False, trainable_centres: bool = False,
-                 max_scale: float = 100.0, generator: torch.Generator | None = None):
+                 max_scale: float = 100.0, generator: torch.Generator | None = None,
+                 centres: Sequence[int] | None = None):
         super().__init__()
         if n_classes < 1 or subclusters < 1:
             raise ValueError("An AdaCos head needs at least one class and one centre per class.")
+        used = torch.full((n_classes,), subclusters) if centres is None else torch.tensor(centres)
+        if used.shape != (n_classes,) or bool((used < 1).any() | (used > subclusters).any()):
+            raise ValueError(f"Each of the {n_classes} classes uses 1 to {subclusters} centres.")
         self.n_classes = n_classes
         self.subclusters = subclusters
         self.dynamic = dynamic
         self.max_scale = max_scale
-        centres = torch.randn(n_classes * subclusters, embedding_dim, generator=generator)
-        self.centres = nn.Parameter(centres, requires_grad=trainable_centres)
+        weights = torch.randn(n_classes * subclusters, embedding_dim, generator=generator)
+        self.centres = nn.Parameter(weights, requires_grad=trainable_centres)
+        # Derived from the settings, so not saved: older weight files load as they are.
+        self.register_buffer("active", (torch.arange(subclusters) < used[:, None]).flatten(),
+                             persistent=False)
         # A buffer so it is saved, restored, and broadcast by DDP with the module.
-        self.register_buffer("scale", torch.tensor(fixed_scale(n_classes * subclusters)))
+        self.register_buffer("scale", torch.tensor(fixed_scale(int(used.sum()))))
 
     def cosines(self, embeddings: torch.Tensor) -> torch.Tensor:
         """[B, C*K] cosines, class-major (class c owns columns c*K .. c*K+K-1), in float32
@@ -65,7 +76,8 @@ class AdaCosHead(nn.Module):
 
     def class_log_probs(self, cosines: torch.Tensor) -> torch.Tensor:
         """[B, C] log-probabilities: softmax over all centres, summed over each class's K."""
-        log_probs = F.log_softmax(self.scale * cosines, dim=1)
+        scaled = (self.scale * cosines).masked_fill(~self.active, float("-inf"))
+        log_probs = F.log_softmax(scaled, dim=1)
         return log_probs.view(len(cosines), self.n_classes, self.subclusters).logsumexp(dim=2)
 
     def logits(self, embeddings: torch.Tensor) -> torch.Tensor:
@@ -86,9 +98,11 @@ class AdaCosHead(nn.Module):
     def _update_scale(self, cosines: torch.Tensor, labels: torch.Tensor) -> None:
         per_centre_labels = labels.repeat_interleave(self.subclusters, dim=1)
         # Non-target centres: every centre of a class the sample has no share in.
-        others = torch.where(per_centre_labels > 0, 0.0, torch.exp(self.scale * cosines))
+        others = torch.where((per_centre_labels > 0) | ~self.active, 0.0,
+                             torch.exp(self.scale * cosines))
         b_avg = others.sum(dim=1).mean()
-        angles = torch.acos(cosines.clamp(-1 + 1e-7, 1 - 1e-7))
+        angles = torch.acos(cosines.clamp(-1 + 1e-7, 1 - 1e-7)).masked_fill(~self.active,
+                                                                             math.pi)
         closest = angles.view(len(cosines), self.n_classes, self.subclusters).amin(dim=2)
         theta = (labels * closest).sum(dim=1) / labels.sum(dim=1).clamp_min(1e-12)
         theta_med = theta.median().clamp(max=math.pi / 4)

@@ -33,6 +33,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import pickle
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -115,6 +116,9 @@ class SEResNetConfig(Config):
     # clip and cuts it at a random offset); embedding always starts at the beginning.
     random_offset: bool = True
     subclusters: int = 16  # AdaCos centres per class; 1 = plain AdaCos
+    # Centres per target-domain class, whose handful of clips need not spread over 16 modes;
+    # None: `subclusters` (the recipe's; bench/RESULTS.md "Target classes' centres").
+    target_subclusters: int | None = None
     # Adapt the AdaCos scale on every training batch (the recipe); False: the fixed scale
     # sqrt(2) ln(N - 1).
     dynamic_scale: bool = True
@@ -158,10 +162,13 @@ class SEResNetConfig(Config):
     num_threads: int = 0  # torch CPU threads while training; 0 leaves torch's setting
 
     def __post_init__(self):
-        for name in ("width", "embedding_dim", "subclusters", "epochs", "batch_size",
-                     "target_repeats"):
+        for name in ("width", "embedding_dim", "subclusters", "target_subclusters", "epochs",
+                     "batch_size", "target_repeats"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ASDError(f"The seed model setting {name} must be at least 1.")
+        if (self.target_subclusters or 0) > self.subclusters:
+            raise ASDError(f"The seed model setting target_subclusters ({self.target_subclusters})"
+                           f" cannot exceed subclusters ({self.subclusters}).")
         for name in ("mixup_p", "exchange_p", "noise_augment_p"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ASDError(f"The seed model setting {name} is a probability (0 to 1).")
@@ -330,7 +337,8 @@ class SeedModel(nn.Module):
     (3C or 9C) on all samples; both with weight 1.
     """
 
-    def __init__(self, config: SEResNetConfig, feature_config: LogMelConfig, n_classes: int):
+    def __init__(self, config: SEResNetConfig, feature_config: LogMelConfig, n_classes: int,
+                 target_classes: Sequence[int] = ()):
         super().__init__()
         self.config = config
         self.net = SeedNet(config, feature_config)
@@ -340,13 +348,17 @@ class SeedModel(nn.Module):
         generator = torch.Generator().manual_seed(config.seed)
         head = dict(subclusters=config.subclusters, dynamic=config.dynamic_scale,
                     generator=generator)
+        centres = np.full(n_classes, config.subclusters)
+        if config.target_subclusters is not None:
+            centres[list(target_classes)] = config.target_subclusters
         self.main_head = AdaCosHead(dim, n_classes, trainable_centres=config.trainable_centres,
-                                    **head)
+                                    centres=centres.tolist(), **head)
         self.exchange_head = None
         exchange_factor = (3 if config.statex else 1) * (3 if config.featex else 1)
-        if exchange_factor > 1:
+        if exchange_factor > 1:  # exchange class j stands for class j mod C
             self.exchange_head = AdaCosHead(dim, exchange_factor * n_classes,
                                             trainable_centres=config.trainable_exchange_centres,
+                                            centres=np.tile(centres, exchange_factor).tolist(),
                                             **head)
 
     def forward(self, waves: torch.Tensor, labels: torch.Tensor,
@@ -398,6 +410,11 @@ def class_keys(clips: pd.DataFrame, pseudo_labels: dict[str, str] | None = None)
             attribute = f"label={pseudo_labels[row.file]}"
         keys.append(f"{row.machine}/{row.section}/{row.domain}/{attribute}")
     return keys
+
+
+def target_class_indices(classes: Sequence[str]) -> list[int]:
+    """Indices of the target-domain classes among `class_keys` names."""
+    return [i for i, key in enumerate(classes) if key.split("/", 3)[2:3] == ["target"]]
 
 
 def clip_seconds(clips: pd.DataFrame, wanted: float | None) -> float:
@@ -479,7 +496,8 @@ class SEResNetEmbedder(JointEmbedder):
         # Initial weights from the seed alone, without touching the caller's random state.
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.config.seed)
-            self.model_ = SeedModel(self.config, self.feature_config(), len(self.classes_))
+            self.model_ = SeedModel(self.config, self.feature_config(), len(self.classes_),
+                                    target_class_indices(self.classes_))
         self.history_ = training.train(self.model_, data, self.config, progress=progress,
                                        cancel=cancel, checkpoint=checkpoint)
         return self
@@ -547,7 +565,8 @@ class SEResNetEmbedder(JointEmbedder):
         embedder = cls(config)
         embedder.classes_, embedder.machines_ = meta["classes"], meta["machines"]
         embedder.seconds_, embedder.history_ = meta["seconds"], meta.get("history", {})
-        model = SeedModel(config, embedder.feature_config(), len(embedder.classes_))
+        model = SeedModel(config, embedder.feature_config(), len(embedder.classes_),
+                          target_class_indices(embedder.classes_))
         model.load_state_dict(torch.load(directory / "weights.pt", map_location="cpu",
                                          weights_only=True))
         embedder.model_ = model.eval()
