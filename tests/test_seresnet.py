@@ -154,14 +154,14 @@ def test_target_classes_get_their_own_number_of_centres():
     classes = ["fan/00/source/a", "fan/00/target/b", "pump/00/source/", "pump/00/target/x/y",
                "target"]
     assert target_class_indices(classes) == [1, 3]
-    config = SEResNetConfig(**{**SMALL, "subclusters": 4})  # the default: one per target class
+    config = SEResNetConfig(**{**SMALL, "subclusters": 4}, target_subclusters=1)
     model = SeedModel(config, LogMelConfig(seconds=1.0), 4, target_class_indices(classes))
     per_class = model.main_head.active.view(4, 4).sum(dim=1).tolist()
     assert per_class == [4, 1, 4, 1]
     # the exchange head's class j stands for class j mod C
     assert model.exchange_head.active.view(12, 4).sum(dim=1).tolist() == per_class * 3
-    recipe = SeedModel(SEResNetConfig(**{**SMALL, "subclusters": 4}, target_subclusters=None),
-                       LogMelConfig(seconds=1.0), 4, target_class_indices(classes))
+    recipe = SeedModel(SEResNetConfig(**{**SMALL, "subclusters": 4}), LogMelConfig(seconds=1.0),
+                       4, target_class_indices(classes))
     assert bool(recipe.main_head.active.all())  # unset (the recipe): every class, every centre
     with pytest.raises(ASDError, match="cannot exceed subclusters"):
         SEResNetConfig(subclusters=4, target_subclusters=8)
