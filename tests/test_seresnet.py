@@ -130,7 +130,7 @@ def test_subcluster_probabilities_are_summed_per_class():
 
 
 def test_a_class_may_use_fewer_centres_and_the_others_take_no_part():
-    head = AdaCosHead(6, 3, subclusters=4, centres=[4, 1, 2], generator=_gen())
+    head = AdaCosHead(6, 3, subclusters=4, centres_per_class=[4, 1, 2], generator=_gen())
     assert head.scale.item() == pytest.approx(fixed_scale(7))  # 7 centres in use
     embeddings = torch.randn(5, 6, generator=_gen(1))
     cosines = head.cosines(embeddings)
@@ -147,7 +147,7 @@ def test_a_class_may_use_fewer_centres_and_the_others_take_no_part():
     head(leaf, F.one_hot(torch.tensor([0, 1, 2, 1, 0]), 3).float()).backward()
     assert torch.isfinite(leaf.grad).all() and math.isfinite(head.scale.item())
     with pytest.raises(ValueError, match="1 to 4 centres"):
-        AdaCosHead(6, 3, subclusters=4, centres=[4, 5, 1])
+        AdaCosHead(6, 3, subclusters=4, centres_per_class=[4, 5, 1])
 
 
 def test_target_classes_get_their_own_number_of_centres():

@@ -5,8 +5,8 @@ scale the cosines by ``s`` and train with cross-entropy against soft labels (mix
 exchange augmentations produce soft labels). With ``subclusters`` K > 1 every class has K
 centres; the softmax runs over all C*K logits and the probabilities are summed per class
 (sub-cluster AdaCos, Wilkinghoff 2021), so a class may spread over several modes. A class may
-use fewer of its K centres (``centres``: a handful of clips need not spread over 16 modes);
-the others take no part in the softmax or the scale.
+use fewer of its K centres (``centres_per_class``: a handful of clips need not spread over 16
+modes); the others take no part in the softmax or the scale.
 
 Scale:
 - fixed: ``s = sqrt(2) * ln(N - 1)`` with N = C*K centres (the AdaCos paper's choice);
@@ -43,24 +43,25 @@ class AdaCosHead(nn.Module):
     (weighted) mean cross-entropy; ``logits`` gives [B, C] class log-probabilities.
     ``subclusters`` K: centres per class (1 = plain AdaCos). A zero weight leaves a sample out
     of the loss and of the scale update while keeping every parameter in the graph (DDP).
-    ``centres``: how many of its K centres each class uses (default all)."""
+    ``centres_per_class``: how many of its K centres each class uses (default all)."""
 
     def __init__(self, embedding_dim: int, n_classes: int, subclusters: int = 1,
                  dynamic: bool = False, trainable_centres: bool = False,
                  max_scale: float = 100.0, generator: torch.Generator | None = None,
-                 centres: Sequence[int] | None = None):
+                 centres_per_class: Sequence[int] | None = None):
         super().__init__()
         if n_classes < 1 or subclusters < 1:
             raise ValueError("An AdaCos head needs at least one class and one centre per class.")
-        used = torch.full((n_classes,), subclusters) if centres is None else torch.tensor(centres)
+        used = (torch.full((n_classes,), subclusters) if centres_per_class is None
+                else torch.tensor(centres_per_class))
         if used.shape != (n_classes,) or bool((used < 1).any() | (used > subclusters).any()):
             raise ValueError(f"Each of the {n_classes} classes uses 1 to {subclusters} centres.")
         self.n_classes = n_classes
         self.subclusters = subclusters
         self.dynamic = dynamic
         self.max_scale = max_scale
-        weights = torch.randn(n_classes * subclusters, embedding_dim, generator=generator)
-        self.centres = nn.Parameter(weights, requires_grad=trainable_centres)
+        centres = torch.randn(n_classes * subclusters, embedding_dim, generator=generator)
+        self.centres = nn.Parameter(centres, requires_grad=trainable_centres)
         # Derived from the settings, so not saved: older weight files load as they are.
         self.register_buffer("active", (torch.arange(subclusters) < used[:, None]).flatten(),
                              persistent=False)

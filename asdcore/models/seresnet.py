@@ -351,18 +351,18 @@ class SeedModel(nn.Module):
         generator = torch.Generator().manual_seed(config.seed)
         head = dict(subclusters=config.subclusters, dynamic=config.dynamic_scale,
                     generator=generator)
-        centres = np.full(n_classes, config.subclusters)
+        per_class = np.full(n_classes, config.subclusters)
         if config.target_subclusters is not None:
-            centres[list(target_classes)] = config.target_subclusters
+            per_class[list(target_classes)] = config.target_subclusters
         self.main_head = AdaCosHead(dim, n_classes, trainable_centres=config.trainable_centres,
-                                    centres=centres.tolist(), **head)
+                                    centres_per_class=per_class.tolist(), **head)
         self.exchange_head = None
         exchange_factor = (3 if config.statex else 1) * (3 if config.featex else 1)
         if exchange_factor > 1:  # exchange class j stands for class j mod C
+            exchange_per_class = np.tile(per_class, exchange_factor).tolist()
             self.exchange_head = AdaCosHead(dim, exchange_factor * n_classes,
                                             trainable_centres=config.trainable_exchange_centres,
-                                            centres=np.tile(centres, exchange_factor).tolist(),
-                                            **head)
+                                            centres_per_class=exchange_per_class, **head)
 
     def forward(self, waves: torch.Tensor, labels: torch.Tensor,
                 generator: torch.Generator) -> torch.Tensor:
