@@ -86,15 +86,25 @@ SYSTEMS = {
 WITHOUT_LABELS = {"no-pseudo-labels"}
 
 
-def _raw_centres(base: type) -> type:
-    """``base`` with raw k-means centres as its default, registered for this benchmark only."""
+def _with_params(base: type, **params) -> type:
+    """``base`` with other default parameters, registered for this benchmark only."""
     def __init__(self):
-        base.__init__(self, normalize_centres=False)
-    return type(f"RawCentres{base.__name__}", (base,), {"__init__": __init__})
+        base.__init__(self, **params)
+    return type(f"Bench{base.__name__}", (base,), {"__init__": __init__})
 
 
-RAW_CENTRE_BACKENDS = {"knn-dg raw centres": _raw_centres(scoring.DomainGeneralizationKNN),
-                       "knn-ldn raw centres": _raw_centres(scoring.LocalDensityKNN)}
+# Backend variants scored beside the registered ones: the k-means centres raw (as the SSL
+# recipe's code keeps them), and the reference's local-density normalisation, whose scale is
+# the mean distance to K = 16 other references (merlresearch/anomaly-score-normalization).
+BENCH_BACKENDS = {
+    "knn-dg raw centres": _with_params(scoring.DomainGeneralizationKNN, normalize_centres=False),
+    "knn-ldn raw centres": _with_params(scoring.LocalDensityKNN, normalize_centres=False),
+    "knn-ldn K16": _with_params(scoring.LocalDensityKNN, density_neighbors=16),
+    "knn-ldn K16 raw centres": _with_params(scoring.LocalDensityKNN, density_neighbors=16,
+                                            normalize_centres=False),
+    "knn-ldn-all K16": _with_params(scoring.AllReferencesLocalDensityKNN, density_neighbors=16),
+}
+RAW_CENTRE_BACKENDS = [name for name in BENCH_BACKENDS if name.endswith(" raw centres")]
 
 
 def trained_run(data: Path, name: str, settings: dict, train: bool = True,
@@ -129,7 +139,9 @@ def backend_scores(run: runs.Run) -> dict[str, dict]:
     later report reuses them."""
     saved = run.path / "bench_seed_recipe.json"
     if saved.is_file():
-        return json.loads(saved.read_text())
+        summaries = json.loads(saved.read_text())
+        if set(scoring.SCORERS) <= set(summaries):  # else a backend was added since
+            return summaries
     summaries = score_run(run, None)
     saved.write_text(json.dumps(summaries))
     return summaries
@@ -157,6 +169,10 @@ def paired(scores: dict, key: str, base: str, backend: str, base_backend: str | 
             f"seeds {seeds} ({' '.join(f'{d:+.3f}' for d in diff)})")
 
 
+def _values(values: set) -> str:
+    return " / ".join(str(v) for v in sorted(values, key=str)) or "-"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--yardstick", choices=YARDSTICKS, default="demo")
@@ -181,12 +197,12 @@ def main() -> None:
     parser.add_argument("--append", action="store_true", help="append to bench/RESULTS.md")
     args = parser.parse_args()
     os.environ["ASD_WORKSPACE_DIR"] = args.workspace or tempfile.mkdtemp(prefix="asd-recipe-")
-    scoring.SCORERS.update(RAW_CENTRE_BACKENDS)
+    scoring.SCORERS.update(BENCH_BACKENDS)
     baselines = args.baselines or args.systems[:1]
     systems = list(dict.fromkeys(baselines + args.systems))
     scores: dict[tuple[str, int], dict[str, dict]] = {}
     train_s: dict[str, list[float]] = {}
-    width = None
+    trained: dict[str, set] = {"epochs": set(), "width": set(), "num_threads": set()}
     # demo runs keep the names they had before there were other yardsticks
     prefix = "recipebench" + ("" if args.yardstick == "demo" else f"-{args.yardstick}") + (
         f"-{'-'.join(sorted(args.machines))}" if args.machines else "") + (
@@ -207,7 +223,8 @@ def main() -> None:
             train_s.setdefault(label, []).append(training_seconds(run))
             meta = json.loads((run.weights_dir / pipeline.JOINT_WEIGHTS / "model.json")
                               .read_text())
-            width = meta["config"]["width"]
+            for setting, values in trained.items():  # as run, whatever the flags say
+                values.add(meta["config"][setting])
             scores[key, seed] = backend_scores(run)
             print(f"seed {seed}, {label}: knn-ldn-all "
                   f"{scores[key, seed]['knn-ldn-all']['official_score']:.4f}", flush=True)
@@ -228,6 +245,9 @@ def main() -> None:
     lines += [f"- {SYSTEMS[key][0]}, {backend} against knn: "
               + paired(scores, key, key, backend, "knn")
               for key in systems for backend in ("knn-dg", "knn-dg raw centres")]
+    lines += [f"- {SYSTEMS[key][0]}, {backend} against knn-dg: "
+              + paired(scores, key, key, backend, "knn-dg")
+              for key in systems for backend in BENCH_BACKENDS if "K16" in backend]
     lines = [line for line in lines if not line.endswith("no common seed")]
     data_name = {"demo": "Demo preset", "plant": "Plant family, demo preset",
                  "real-fan": "Real fan recordings (folds as seeds, bench/yardsticks.py)",
@@ -241,9 +261,11 @@ def main() -> None:
     body = (f"Yardstick {args.yardstick}: {data_name} (generator version "
             f"{synth.GENERATOR_VERSION}), dataset and model seeds {args.seeds} (where a run "
             "finished), "
-            f"{args.epochs} epoch(s), width {width}, {args.threads} CPU thread(s) per run; "
+            f"{_values(trained['epochs'])} epoch(s), width {_values(trained['width'])}, "
+            f"{_values(trained['num_threads'])} CPU thread(s) per run; "
             "every run scored from its saved embeddings with every backend (\"raw centres\": "
-            "knn-dg / knn-ldn with normalize_centres=False). Settings over the model's "
+            "knn-dg / knn-ldn with normalize_centres=False; \"K16\": density_neighbors=16). "
+            "Settings over the model's "
             "defaults: " + "; ".join(f"{SYSTEMS[k][0]}: {SYSTEMS[k][1] or 'none'}"
                                      for k in systems)
             + ".\n\n" + table(rows) + "\n\n"
