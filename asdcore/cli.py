@@ -449,7 +449,7 @@ def build_parser() -> argparse.ArgumentParser:
     # asdcore.labels.FEATURES, spelled out: importing it here would load scikit-learn for --help
     cluster.add_argument("--feature", default="spectrum",
                          choices=["spectrum", "envelope", "logmel", "embedding", "modulation",
-                                  "shape+lines"],
+                                  "shape+lines", "shape+lines+level"],
                          help="what is clustered (default %(default)s; bench/RESULTS.md compares "
                               "them)")
     cluster.add_argument("--method", choices=["gmm", "kmeans", "ward"], default="gmm")
@@ -460,7 +460,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="run whose embeddings --feature embedding uses")
     cluster.add_argument("--band", type=float, nargs=2, metavar=("LO", "HI"), default=None,
                          help="band of the envelope features (envelope, modulation, "
-                              "shape+lines) in Hz (default: kurtogram suggestion)")
+                              "shape+lines[+level]) in Hz (default: kurtogram suggestion)")
     envelope.add_argument("--band", type=float, nargs=2, metavar=("LO", "HI"), default=None,
                           help="band in Hz whose envelope is analysed (default: the band "
                                "whose envelope shows the clearest lines)")

@@ -55,10 +55,11 @@ DEFAULT_FEATURE = "spectrum"
 # spectrum+lines and spectrum+shape+lines too (commit b2f8e20), and left out: worse than these
 CANDIDATES = ("modulation", "shape+lines")
 MAX_DROP = 0.05  # a candidate may lose at most this much ARI on any yardstick
-# --domains: the default clustering and the candidate of the rule "Pseudo-label clustering
-# default on fresh data" (RESULTS); real-fan's fault states are never in a training set, so that
-# yardstick is reported and `real-fan normal` decides
-DOMAIN_CHOICES = (f"{DEFAULT_FEATURE}, together", "shape+lines, apart")
+# --domains: the default clustering and a candidate per domain (the first of --features; the
+# rules "Pseudo-label clustering default on fresh data" and "... the spectral shape with its
+# level", RESULTS); real-fan's fault states are never in a training set, so that yardstick is
+# reported and `real-fan normal` decides
+DOMAIN_CANDIDATE = "shape+lines"
 REPORTED_ONLY = ("real-fan",)
 
 
@@ -157,8 +158,10 @@ def main() -> None:
                         help="compare the clustering features instead")
     parser.add_argument("--domains", action="store_true",
                         help="compare clustering source and target together and apart instead")
-    parser.add_argument("--features", nargs="+", default=list(CANDIDATES), metavar="FEATURE",
-                        help="with --candidates: the candidates measured against the default")
+    parser.add_argument("--features", nargs="+", default=None, metavar="FEATURE",
+                        help="the candidates measured against the default (with --domains the "
+                             f"first decides, the others are reported; default {DOMAIN_CANDIDATE}"
+                             f"; with --candidates default {' '.join(CANDIDATES)})")
     parser.add_argument("--only", nargs="+", metavar="NAME",
                         help="these yardsticks only")
     parser.add_argument("--plant-seeds", type=int, nargs="+", default=[0],
@@ -175,9 +178,11 @@ def main() -> None:
                                     tuple(args.demo_seeds))
               if not args.only or s[0] in args.only]
     if args.domains:
-        table, scores = compare_domains(sticks)
+        candidates = args.features or [DOMAIN_CANDIDATE]
+        choices = (f"{DEFAULT_FEATURE}, together", f"{candidates[0]}, apart")
+        table, scores = compare_domains(sticks, (DEFAULT_FEATURE, *candidates))
         decided = {key: {n: a for n, a in scores[key].items() if n not in REPORTED_ONLY}
-                   for key in DOMAIN_CHOICES}
+                   for key in choices}
         fresh = {key: {n: a for n, a in per.items() if n in (args.fresh or [])}
                  for key, per in decided.items()}
         others = "\n".join(f"- {key}: mean ARI {np.mean(list(per.values())):.3f}, lowest "
@@ -190,16 +195,17 @@ def main() -> None:
                 f"source and target together and apart; band features on the kurtogram's band."
                 f"\n\n{table}\n\n"
                 + (f"Decided on the fresh yardsticks ({', '.join(args.fresh)}):\n\n"
-                   f"{verdict(fresh, DOMAIN_CHOICES[0])}\n\n" if args.fresh else "")
+                   f"{verdict(fresh, choices[0])}\n\n" if args.fresh else "")
                 + f"Decided on every yardstick but {', '.join(REPORTED_ONLY)}:\n\n"
-                f"{verdict(decided, DOMAIN_CHOICES[0])}\n\nNot decided on:\n\n"
+                f"{verdict(decided, choices[0])}\n\nNot decided on:\n\n"
                 f"{others}\n{reported}")
         print(body)
         if not args.no_append:
             append("bench_label_k.py --domains: pseudo-labels per domain (issue 17)", body)
         return
     if args.candidates:
-        table, scores = compare_features(sticks, (DEFAULT_FEATURE, *args.features))
+        table, scores = compare_features(sticks, (DEFAULT_FEATURE,
+                                                  *(args.features or CANDIDATES)))
         body = (f"Features under the rule of issue 17 (k auto, PCA 8, Gaussian mixture, seed 0); "
                 f"band features on the kurtogram's band.\n\n{table}\n\n{verdict(scores)}")
         print(body)

@@ -119,7 +119,8 @@ def make_labels(ds: Dataset, machine: str, store: LabelStore, bands: dict,
             "Feature", features, key="pl_feature",
             help="spectrum: the log spectrum (default); shape+lines: the spectral shape and "
                  "where the spectrum's and the envelope's lines are, not how loud (speeds and "
-                 "loads; higher on most yardsticks, lower on real fan recordings); modulation: "
+                 "loads; higher on most yardsticks, lower on real fan recordings); "
+                 "shape+lines+level: the same and how loud; modulation: "
                  "where the envelope's lines are (impacts at a speed); logmel: band "
                  "statistics; embedding: a trained run's. bench/RESULTS.md compares them.")
         method = cols[2].selectbox("Method", METHODS, key="pl_method",

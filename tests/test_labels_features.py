@@ -81,6 +81,23 @@ def test_blocks_weigh_alike_and_line_patterns_ignore_colouring(tmp_path):
     assert np.linalg.norm(spectrum[0] - spectrum[1]) > np.linalg.norm(spectrum[0] - spectrum[3])
 
 
+def test_the_level_block_holds_the_gain_the_shape_drops(tmp_path):
+    """`shape+lines+level` is `shape+lines` and one block more, each clip's mean band level: a
+    clip and a quieter copy have the same shape and lines and differ only in that block."""
+    rng = np.random.default_rng(1)
+    loud = [harmonic_clip(f0, rng, 0.0) for f0 in (200.0, 200.0, 260.0)]
+    loud = [0.9 * y / np.abs(y).max() for y in loud]  # no clipping in the 16-bit files
+    clips = write_clips(tmp_path / "m", loud + [0.1 * y for y in loud])
+    with_level, _, _ = readable_features(clips, "shape+lines+level")
+    without, _, _ = readable_features(clips, "shape+lines")
+    assert with_level.shape[1] == without.shape[1] + 1
+    level = with_level[:, -1]
+    assert np.mean(level ** 2) == pytest.approx(1.0)  # weighed like every other block
+    assert level[:3].min() > level[3:].max()  # 20 dB quieter copies
+    gap = np.abs(with_level[:3] - with_level[3:])
+    assert gap[:, :-1].max() < 0.05 < gap[:, -1].min()
+
+
 def test_pool_takes_the_maximum_or_mean_and_fills_cells_between_bins():
     freqs = np.arange(0.0, 100.0, 1.0)
     values = np.zeros_like(freqs)

@@ -5,8 +5,9 @@ Features (one vector per clip): ``spectrum`` (high-resolution Welch log spectrum
 (log envelope spectrum of a band, the kurtogram's suggestion by default), ``logmel`` (mean and
 standard deviation of each log-mel band over time), ``embedding`` (a trained run's clip
 embeddings), ``modulation`` (where the envelope spectrum's lines are, not how strong each is:
-speed as a machine's harmonic family shows it) and ``shape+lines`` (spectral shape, where the
-spectrum's lines are and where the envelope's are, weighed alike; bench/RESULTS.md, issue 17).
+speed as a machine's harmonic family shows it), ``shape+lines`` (spectral shape, where the
+spectrum's lines are and where the envelope's are, weighed alike; bench/RESULTS.md, issue 17)
+and ``shape+lines+level`` (the same and the clip's overall level).
 Vectors are standardised per dimension and reduced by PCA (or UMAP when umap-learn is
 installed), then clustered by k-means, a Gaussian mixture or Ward's agglomerative clustering;
 the number of clusters is given or chosen (`choose_k`: stable clusterings of a minimum size, the
@@ -34,12 +35,14 @@ from asdcore.labels.selection import load_each, machine_clips, unusable_reason
 from asdcore.progress import CancelFn, ProgressFn, check_cancel, report, stage
 
 # The blocks of each block feature, in order (bench/RESULTS.md, issue 17): ``shape`` 1/6-octave
-# band levels, ``spectrum lines`` and ``modulation`` the line patterns of the spectrum and of
-# the envelope spectrum. The log spectrum as one more block was measured (commit b2f8e20) and
-# left out: it fails where both features do.
+# band levels less their mean, ``level`` that mean (a fan at rest and running differ in it),
+# ``spectrum lines`` and ``modulation`` the line patterns of the spectrum and of the envelope
+# spectrum. The log spectrum as one more block was measured (commit b2f8e20) and left out: it
+# fails where both features do.
 FEATURE_BLOCKS = {
     "modulation": ("modulation",),
     "shape+lines": ("shape", "spectrum lines", "modulation"),
+    "shape+lines+level": ("shape", "spectrum lines", "modulation", "level"),
 }
 BLOCK_FEATURES = tuple(FEATURE_BLOCKS)
 FEATURES = ("spectrum", "envelope", "logmel", "embedding", *BLOCK_FEATURES)
@@ -179,7 +182,8 @@ SHAPE_GRID = SHAPE_RANGE[0] * 2.0 ** (
     np.arange(int(np.log2(SHAPE_RANGE[1] / SHAPE_RANGE[0]) * SHAPE_BANDS_PER_OCTAVE) + 1)
     / SHAPE_BANDS_PER_OCTAVE)
 BLOCK_GRIDS = {"shape": SHAPE_GRID, "spectrum lines": SPECTRUM_LINE_GRID,
-               "modulation": MODULATION_GRID}  # the frequencies each block is pooled on
+               "modulation": MODULATION_GRID,  # the frequencies each block is pooled on
+               "level": np.zeros(1)}  # one value, over the shape's range
 
 
 def _modulation_lines(y: np.ndarray, band: dsp.Band | None) -> np.ndarray:
@@ -192,13 +196,15 @@ def _modulation_lines(y: np.ndarray, band: dsp.Band | None) -> np.ndarray:
 def _clip_blocks(y: np.ndarray, blocks: tuple[str, ...], band: dsp.Band | None
                  ) -> list[np.ndarray]:
     """The named blocks (`FEATURE_BLOCKS`) of one clip, in order."""
-    if {"shape", "spectrum lines"} & set(blocks):
+    if {"shape", "level", "spectrum lines"} & set(blocks):
         power, freqs = dsp.welch_spectrum(y, SAMPLE_RATE, nperseg=SPECTRUM_NPERSEG, db=False)
+        bands_db = dsp.to_db(_pool(power, freqs, SHAPE_GRID, "mean"))
     parts = []
     for name in blocks:
         if name == "shape":
-            shape = dsp.to_db(_pool(power, freqs, SHAPE_GRID, "mean"))
-            parts.append(shape - shape.mean())
+            parts.append(bands_db - bands_db.mean())
+        elif name == "level":
+            parts.append(np.array([bands_db.mean()]))
         elif name == "spectrum lines":
             parts.append(_line_pattern(dsp.to_db(power), freqs, SPECTRUM_MEDIAN_HZ,
                                        SPECTRUM_LINE_GRID))
