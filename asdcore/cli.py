@@ -447,15 +447,16 @@ def build_parser() -> argparse.ArgumentParser:
         q.set_defaults(func=_cmd_label)
     cluster, envelope = label_sub.choices["cluster"], label_sub.choices["envelope"]
     # asdcore.labels.FEATURES, spelled out: importing it here would load scikit-learn for --help
-    cluster.add_argument("--feature", default="spectrum",
-                         choices=["spectrum", "envelope", "logmel", "embedding", "modulation",
-                                  "shape+lines", "shape+lines+level"],
+    cluster.add_argument("--feature", default="shape+lines+level",
+                         choices=["shape+lines+level", "shape+lines", "modulation", "spectrum",
+                                  "envelope", "logmel", "embedding"],
                          help="what is clustered (default %(default)s; bench/RESULTS.md compares "
                               "them)")
     cluster.add_argument("--method", choices=["gmm", "kmeans", "ward"], default="gmm")
     cluster.add_argument("--reduce", choices=["pca", "umap"], default="pca")
-    cluster.add_argument("--per-domain", action="store_true",
-                         help="cluster source and target clips separately")
+    cluster.add_argument("--per-domain", action=argparse.BooleanOptionalAction, default=True,
+                         help="cluster source and target clips separately (the default) or, "
+                              "with --no-per-domain, together")
     cluster.add_argument("--run", default=None,
                          help="run whose embeddings --feature embedding uses")
     cluster.add_argument("--band", type=float, nargs=2, metavar=("LO", "HI"), default=None,

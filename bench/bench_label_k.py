@@ -6,8 +6,8 @@ labels of machines run at several speeds, with a given band and with the bands t
 and the envelope lines suggest (RESULTS "Envelope labels' suggested band (issue 17)").
 With --candidates, instead: the clustering features compared under the current rule (ARI per
 yardstick against the default feature's, the decision rule of RESULTS "Pseudo-label
-clustering feature (issue 17)"); with --domains, clustering source and target together
-against apart.
+clustering feature (issue 17)"); with --domains, the default clustering (feature and domain
+handling) against candidates with source and target apart.
 
     python -m bench.bench_label_k [--demo FOLDER] [--plant-seeds 0 ...] [--no-append]
         [--candidates [--features F ...] | --domains] [--only NAME ...]
@@ -37,7 +37,7 @@ from asdcore.labels import (
     reduce,
     suggest_band,
 )
-from asdcore.labels.clustering import BAND_FEATURES
+from asdcore.labels.clustering import BAND_FEATURES, DEFAULT_FEATURE, DEFAULT_PER_DOMAIN
 from asdcore.labels.selection import analysis_rate
 from bench.label_yardsticks import quality, yardsticks
 from bench.results import append
@@ -50,16 +50,16 @@ ENVELOPE_BANDS = {"pump": (2500.0, 3500.0), "demo bearing": (2500.0, 3500.0),
                   # flow noise swirling at the vane pass; air noise pulsing at the lobe pass
                   "plant pump": (1000.0, 4000.0), "plant blower": (2000.0, 6000.0)}
 BAND_CHOICES = ("given", "kurtogram", "lines")
-DEFAULT_FEATURE = "spectrum"
 # lines, spectrum+modulation and median-spectrum were measured too (RESULTS, commit 61e585c),
 # spectrum+lines and spectrum+shape+lines too (commit b2f8e20), and left out: worse than these
-CANDIDATES = ("modulation", "shape+lines")
+CANDIDATES = ("modulation", "shape+lines", "spectrum")
 MAX_DROP = 0.05  # a candidate may lose at most this much ARI on any yardstick
 # --domains: the default clustering and a candidate per domain (the first of --features; the
 # rules "Pseudo-label clustering default on fresh data" and "... the spectral shape with its
 # level", RESULTS); real-fan's fault states are never in a training set, so that yardstick is
 # reported and `real-fan normal` decides
-DOMAIN_CANDIDATE = "shape+lines"
+DEFAULT_CHOICE = f"{DEFAULT_FEATURE}, {'apart' if DEFAULT_PER_DOMAIN else 'together'}"
+DOMAIN_CANDIDATE = "spectrum"  # the default before 2026-12-07
 REPORTED_ONLY = ("real-fan",)
 
 
@@ -88,7 +88,7 @@ def compare_features(sticks, features=(DEFAULT_FEATURE, *CANDIDATES)) -> tuple[s
     return "\n".join(rows), scores
 
 
-def compare_domains(sticks, features=(DEFAULT_FEATURE, "shape+lines")) -> tuple[str, dict]:
+def compare_domains(sticks, features=(DEFAULT_FEATURE, DOMAIN_CANDIDATE)) -> tuple[str, dict]:
     """ARI, NMI and k (per domain) of `cluster_machine` with source and target together and
     apart, for each feature: ``(markdown rows, {"feature, together|apart": {yardstick: ARI}})``
     (RESULTS "Pseudo-label clustering per domain (issue 17)")."""
@@ -179,7 +179,7 @@ def main() -> None:
               if not args.only or s[0] in args.only]
     if args.domains:
         candidates = args.features or [DOMAIN_CANDIDATE]
-        choices = (f"{DEFAULT_FEATURE}, together", f"{candidates[0]}, apart")
+        choices = (DEFAULT_CHOICE, f"{candidates[0]}, apart")
         table, scores = compare_domains(sticks, (DEFAULT_FEATURE, *candidates))
         decided = {key: {n: a for n, a in scores[key].items() if n not in REPORTED_ONLY}
                    for key in choices}

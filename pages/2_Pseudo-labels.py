@@ -42,6 +42,7 @@ from asdcore.labels import (
 from asdcore.labels.bands import BandStore, check_band
 from asdcore.labels.clustering import (
     BAND_FEATURES,
+    DEFAULT_PER_DOMAIN,
     MIN_LABEL_CLIPS,
     MIN_LABEL_SHARE,
     MIN_STABILITY,
@@ -117,10 +118,10 @@ def make_labels(ds: Dataset, machine: str, store: LabelStore, bands: dict,
         features = [f for f in FEATURES if f != "embedding" or done_runs]
         feature = cols[1].selectbox(
             "Feature", features, key="pl_feature",
-            help="spectrum: the log spectrum (default); shape+lines: the spectral shape and "
-                 "where the spectrum's and the envelope's lines are, not how loud (speeds and "
-                 "loads; higher on most yardsticks, lower on real fan recordings); "
-                 "shape+lines+level: the same and how loud; modulation: "
+            help="shape+lines+level (default): the spectral shape, where the spectrum's and "
+                 "the envelope's lines are, and how loud (speeds and loads); shape+lines: the "
+                 "same without the level; spectrum: the log spectrum (the default before "
+                 "2026-12-07); modulation: "
                  "where the envelope's lines are (impacts at a speed); logmel: band "
                  "statistics; embedding: a trained run's. bench/RESULTS.md compares them.")
         method = cols[2].selectbox("Method", METHODS, key="pl_method",
@@ -128,7 +129,10 @@ def make_labels(ds: Dataset, machine: str, store: LabelStore, bands: dict,
                                         "With 'auto', stability and the silhouette pick k.")
         reduction = cols[3].selectbox("Reduction", ["pca", "umap"] if UMAP_AVAILABLE else ["pca"],
                                       key="pl_reduction")
-        per_domain = cols[4].checkbox("Source and target apart", key="pl_per_domain")
+        per_domain = cols[4].checkbox("Source and target apart", DEFAULT_PER_DOMAIN,
+                                      key="pl_per_domain",
+                                      help="Cluster each domain on its own (the default, as the "
+                                           "seed does): labels source-c0, target-c0 ...")
         run = st.selectbox("Run whose embeddings to cluster", done_runs, key="pl_run") \
             if feature == "embedding" else None
         band_name = st.selectbox("Envelope band", [KURTOGRAM, *bands], key="pl_cluster_band") \

@@ -91,10 +91,13 @@ def test_envelope_labelling_offers_the_saved_bands(isolated, tiny_data):
 
 def test_why_k_is_shown_and_k_can_be_overridden(isolated, tiny_data):
     at = AppTest.from_file(PAGE, default_timeout=120).run()
+    assert at.checkbox(key="pl_per_domain").value  # the default: each domain on its own
     click(at, "Run clustering")
     why = [e.label for e in at.expander if e.label.startswith("Why ")]
-    assert len(why) == 1 and "stable" in why[0]
+    assert len(why) == 2 and "(source)" in why[0] and "stable" in why[0]
+    assert "(target)" in why[1]
     assert any("stability" in d.value.columns for d in at.dataframe)
+    at.checkbox(key="pl_per_domain").uncheck().run()
     at.selectbox(key="pl_k").set_value(3).run()
     click(at, "Run clustering")
     assert any("3 labels, as asked" in c.value for c in at.caption)

@@ -89,10 +89,11 @@ def test_cluster_points_refuses_bad_requests():
 def test_cluster_machine_recovers_hidden_attributes_on_tiny_data(tiny):
     # 14 clips, two of them target clips of their own classes: no stable k of 2 or more
     # keeps every label at 3 clips, so "auto" says one label (and why); k given recovers them
-    auto = cluster_machine(tiny, "bearing", feature="spectrum", method="ward")
+    auto = cluster_machine(tiny, "bearing", feature="spectrum", method="ward", per_domain=False)
     tried = auto.groups[0]
     assert tried["k"] == 1 and all(size < 3 for size in tried["smallest"].values())
-    result = cluster_machine(tiny, "bearing", feature="spectrum", method="ward", k=6)
+    result = cluster_machine(tiny, "bearing", feature="spectrum", method="ward", k=6,
+                             per_domain=False)
     clips = machine_clips(tiny, "bearing")
     assert set(result.labels) == set(clips["file"])  # every train clip, keyed by file
     group = result.groups[0]
@@ -109,7 +110,8 @@ def test_cluster_machine_per_domain_and_other_features(tiny):
     assert [g["domain"] for g in result.groups] == ["source", "target"]
     assert [g["k"] for g in result.groups] == [3, 2]  # k is capped by the 2 target clips
     assert {label.split("-")[0] for label in result.labels.values()} == {"source", "target"}
-    envelope = cluster_machine(tiny, "bearing", feature="envelope", method="gmm", k=4)
+    envelope = cluster_machine(tiny, "bearing", feature="envelope", method="gmm", k=4,
+                               per_domain=False)
     assert envelope.params["band"] is not None  # the kurtogram's suggestion is recorded
     assert len(set(envelope.labels.values())) == 4
 
@@ -123,7 +125,7 @@ def test_embedding_feature_uses_a_runs_embeddings(tiny):
     ids = np.array([f"dev_data/raw/{f}" for f in clips["file"]][::-1])
     np.savez(run.embeddings_dir / "slider.npz", clip_id=ids, embedding=vectors[:len(clips)][::-1])
     result = cluster_machine(tiny, "slider", feature="embedding", method="kmeans", k=2,
-                             run="label-embeddings")
+                             per_domain=False, run="label-embeddings")
     found = [result.labels[f] for f in clips["file"]]
     assert len({(a, b) for a, b in zip(found, truth[:len(clips)], strict=True)}) == 2
     with pytest.raises(ASDError, match="no embeddings for bearing"):

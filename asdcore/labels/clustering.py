@@ -1,7 +1,8 @@
 """Pseudo-labels by clustering a machine's clips: features, reduction, clustering, number of
 clusters.
 
-Features (one vector per clip): ``spectrum`` (high-resolution Welch log spectrum), ``envelope``
+Features (one vector per clip; the default `DEFAULT_FEATURE`, with source and target apart):
+``spectrum`` (high-resolution Welch log spectrum), ``envelope``
 (log envelope spectrum of a band, the kurtogram's suggestion by default), ``logmel`` (mean and
 standard deviation of each log-mel band over time), ``embedding`` (a trained run's clip
 embeddings), ``modulation`` (where the envelope spectrum's lines are, not how strong each is:
@@ -45,9 +46,12 @@ FEATURE_BLOCKS = {
     "shape+lines+level": ("shape", "spectrum lines", "modulation", "level"),
 }
 BLOCK_FEATURES = tuple(FEATURE_BLOCKS)
-FEATURES = ("spectrum", "envelope", "logmel", "embedding", *BLOCK_FEATURES)
+FEATURES = ("shape+lines+level", "shape+lines", "modulation", "spectrum", "envelope", "logmel",
+            "embedding")  # the default first
 BAND_FEATURES = ("envelope", *BLOCK_FEATURES)  # features of a band's envelope
-DEFAULT_FEATURE = "spectrum"  # bench/RESULTS.md, "Pseudo-label clustering feature (issue 17)"
+# The default clustering: bench/RESULTS.md, "the spectral shape with its level ... the rule
+# applied" (issue 17); source and target apart as the seed does it (../shared/DCASE.md §5).
+DEFAULT_FEATURE, DEFAULT_PER_DOMAIN = "shape+lines+level", True
 METHODS = ("gmm", "kmeans", "ward")
 REDUCTIONS = ("pca", "umap")
 SPECTRUM_NPERSEG = 4096  # 3.9 Hz bins at 16 kHz: resolves rotation harmonics
@@ -434,7 +438,7 @@ def _silhouette(points, labels) -> float | None:
 def cluster_machine(ds: Dataset, machine: str, feature: str = DEFAULT_FEATURE,
                     method: str = "gmm",
                     k: int | str = "auto", k_max: int = DEFAULT_K_MAX, reduction: str = "pca",
-                    n_components: int = 8, per_domain: bool = False,
+                    n_components: int = 8, per_domain: bool = DEFAULT_PER_DOMAIN,
                     splits: tuple[str, ...] = ("train",), band: dsp.Band | None = None,
                     run: str | Path | None = None, seed: int = 0,
                     progress: ProgressFn | None = None, cancel: CancelFn | None = None
