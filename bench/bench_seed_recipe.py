@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 
 from asdcore import atomic, dataset, labels, pipeline, runs, scoring, synth  # noqa: E402
+from asdcore.labels.clustering import DEFAULT_FEATURE, DEFAULT_PER_DOMAIN  # noqa: E402
 from asdcore.models.seresnet import SEResNetConfig  # noqa: E402
 from bench import results  # noqa: E402
 from bench.bench_backends import score_run  # noqa: E402
@@ -69,6 +70,8 @@ SYSTEMS = {
     "no-highpass": ("recipe without the 200 Hz high-pass",
                     {**SEResNetConfig.recipe, "highpass": False}),
     "no-pseudo-labels": ("recipe without pseudo-labels", dict(SEResNetConfig.recipe)),
+    "defaults-no-pseudo-labels": ("defaults without pseudo-labels",
+                                  {**SEResNetConfig.recipe, "featex": False}),
     # the defaults (the recipe without FeatEx, RESULTS) with one part more off
     "defaults-no-mixup": ("defaults without mixup (recipe without FeatEx or mixup)",
                           {**SEResNetConfig.recipe, "featex": False, "mixup": False}),
@@ -83,7 +86,7 @@ SYSTEMS = {
                                   "target_subclusters": 1}),
 }
 # Systems that never take pseudo-labels, even with --pseudo-labels.
-WITHOUT_LABELS = {"no-pseudo-labels"}
+WITHOUT_LABELS = {"no-pseudo-labels", "defaults-no-pseudo-labels"}
 
 
 def _with_params(base: type, **params) -> type:
@@ -121,14 +124,33 @@ def trained_run(data: Path, name: str, settings: dict, train: bool = True,
     return run
 
 
-def pseudo_labels(data: Path) -> dict[str, dict[str, str]]:
-    """The default clustering's labels of every machine without attributes (as the Pseudo-labels
-    page makes them), kept beside the dataset so every system and rerun gets the same ones."""
-    saved = data.parent / f"{data.name}.pseudo-labels.json"
+def parse_clustering(spec: str) -> tuple[str, bool]:
+    """``FEATURE/apart|together`` (or ``default``) -> (feature, per_domain)."""
+    if spec == "default":
+        return DEFAULT_FEATURE, DEFAULT_PER_DOMAIN
+    feature, _, domains = spec.partition("/")
+    if feature not in labels.FEATURES or domains not in ("apart", "together"):
+        raise SystemExit(f"--pseudo-labels {spec!r}: give default or FEATURE/apart|together "
+                         f"with FEATURE one of {', '.join(labels.FEATURES)}.")
+    return feature, domains == "apart"
+
+
+def clustering_tag(feature: str, per_domain: bool) -> str:
+    """A run-name-safe name of a clustering: ``shape_lines_level-apart``."""
+    return f"{feature.replace('+', '_')}-{'apart' if per_domain else 'together'}"
+
+
+def pseudo_labels(data: Path, feature: str = DEFAULT_FEATURE,
+                  per_domain: bool = DEFAULT_PER_DOMAIN) -> dict[str, dict[str, str]]:
+    """A clustering's labels (the default's unless told) of every machine without attributes,
+    as the Pseudo-labels page makes them, kept beside the dataset so every system and rerun
+    gets the same ones."""
+    saved = data.parent / f"{data.name}.pseudo-labels-{clustering_tag(feature, per_domain)}.json"
     if saved.is_file():
         return json.loads(saved.read_text())
     ds = dataset.scan(data)
-    label_sets = {machine["name"]: labels.cluster_machine(ds, machine["name"]).labels
+    label_sets = {machine["name"]: labels.cluster_machine(ds, machine["name"], feature=feature,
+                                                          per_domain=per_domain).labels
                   for machine in ds.machines() if not machine["has_attributes"]}
     atomic.write_text(saved, json.dumps(label_sets))
     return label_sets
@@ -181,9 +203,12 @@ def main() -> None:
                         "yardsticks; the dcase one needs it on 2 CPU cores)")
     parser.add_argument("--width", type=int, default=None,
                         help="the seed model's width (default: the model's)")
-    parser.add_argument("--pseudo-labels", action="store_true",
-                        help="train every system but no-pseudo-labels with the default "
-                        "clustering's pseudo-labels for the machines without attributes")
+    parser.add_argument("--pseudo-labels", nargs="?", const="default", default=None,
+                        metavar="CLUSTERING",
+                        help="train every system but those without labels with pseudo-labels "
+                        "for the machines without attributes: the default clustering's, or "
+                        "FEATURE/apart|together's (spectrum/together: the default before "
+                        "2026-12-07)")
     parser.add_argument("--systems", nargs="+", choices=list(SYSTEMS), default=["old", "recipe"])
     parser.add_argument("--baselines", nargs="+", choices=list(SYSTEMS), default=None,
                         help="the systems the others are paired with (default: the first)")
@@ -198,6 +223,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ["ASD_WORKSPACE_DIR"] = args.workspace or tempfile.mkdtemp(prefix="asd-recipe-")
     scoring.SCORERS.update(BENCH_BACKENDS)
+    clustering = parse_clustering(args.pseudo_labels) if args.pseudo_labels else None
     baselines = args.baselines or args.systems[:1]
     systems = list(dict.fromkeys(baselines + args.systems))
     scores: dict[tuple[str, int], dict[str, dict]] = {}
@@ -206,18 +232,21 @@ def main() -> None:
     # demo runs keep the names they had before there were other yardsticks
     prefix = "recipebench" + ("" if args.yardstick == "demo" else f"-{args.yardstick}") + (
         f"-{'-'.join(sorted(args.machines))}" if args.machines else "") + (
-        f"-w{args.width}" if args.width else "") + ("-pl" if args.pseudo_labels else "")
+        f"-w{args.width}" if args.width else "")
+    labelled = f"-pl-{clustering_tag(*clustering)}" if clustering else ""
     for seed in args.seeds:
         data = dataset_for(args.yardstick, seed, args.machines) if args.train else None
-        label_sets = pseudo_labels(data) if args.pseudo_labels and args.train else {}
+        label_sets = pseudo_labels(data, *clustering) if clustering and args.train else {}
         for key in systems:
             label, settings = SYSTEMS[key]
             config = {**settings, "epochs": args.epochs, "seed": seed,
                       "num_threads": args.threads}
             if args.width:
                 config["width"] = args.width
-            run = trained_run(data, f"{prefix}-{key}-{seed}", config, args.train,
-                              None if key in WITHOUT_LABELS else label_sets)
+            # a system without labels is the same run whatever the clustering
+            without = key in WITHOUT_LABELS
+            run = trained_run(data, f"{prefix}{'' if without else labelled}-{key}-{seed}",
+                              config, args.train, None if without else label_sets)
             if run is None:
                 continue
             train_s.setdefault(label, []).append(training_seconds(run))
@@ -256,8 +285,8 @@ def main() -> None:
                  "dcase": "DCASE-size preset"}
     data_name = data_name[args.yardstick] + (
         f", machine types {', '.join(args.machines)}" if args.machines else "") + (
-        ", pseudo-labels from the default clustering for the machines without attributes "
-        "(all systems but the one without them)" if args.pseudo_labels else "")
+        f", pseudo-labels from the clustering {clustering_tag(*clustering)} for the machines "
+        "without attributes (all systems but those without them)" if clustering else "")
     body = (f"Yardstick {args.yardstick}: {data_name} (generator version "
             f"{synth.GENERATOR_VERSION}), dataset and model seeds {args.seeds} (where a run "
             "finished), "
