@@ -124,34 +124,41 @@ def trained_run(data: Path, name: str, settings: dict, train: bool = True,
     return run
 
 
-def parse_clustering(spec: str) -> tuple[str, bool]:
-    """``FEATURE/apart|together`` (or ``default``) -> (feature, per_domain)."""
+# How a clustering treats the domains: apart (the engine's per_domain), together, or apart with
+# every target clip under one label (the target classes left as without pseudo-labels)
+DOMAIN_MODES = ("apart", "together", "source")
+
+
+def parse_clustering(spec: str) -> tuple[str, str]:
+    """``FEATURE/apart|together|source`` (or ``default``) -> (feature, domain mode)."""
     if spec == "default":
-        return DEFAULT_FEATURE, DEFAULT_PER_DOMAIN
+        return DEFAULT_FEATURE, "apart" if DEFAULT_PER_DOMAIN else "together"
     feature, _, domains = spec.partition("/")
-    if feature not in labels.FEATURES or domains not in ("apart", "together"):
-        raise SystemExit(f"--pseudo-labels {spec!r}: give default or FEATURE/apart|together "
-                         f"with FEATURE one of {', '.join(labels.FEATURES)}.")
-    return feature, domains == "apart"
+    if feature not in labels.FEATURES or domains not in DOMAIN_MODES:
+        raise SystemExit(f"--pseudo-labels {spec!r}: give default or FEATURE/"
+                         f"{'|'.join(DOMAIN_MODES)} with FEATURE one of "
+                         f"{', '.join(labels.FEATURES)}.")
+    return feature, domains
 
 
-def clustering_tag(feature: str, per_domain: bool) -> str:
+def clustering_tag(feature: str, domains: str) -> str:
     """A run-name-safe name of a clustering: ``shape_lines_level-apart``."""
-    return f"{feature.replace('+', '_')}-{'apart' if per_domain else 'together'}"
+    return f"{feature.replace('+', '_')}-{domains}"
 
 
-def pseudo_labels(data: Path, feature: str = DEFAULT_FEATURE,
-                  per_domain: bool = DEFAULT_PER_DOMAIN) -> dict[str, dict[str, str]]:
-    """A clustering's labels (the default's unless told) of every machine without attributes,
-    as the Pseudo-labels page makes them, kept beside the dataset so every system and rerun
-    gets the same ones."""
-    saved = data.parent / f"{data.name}.pseudo-labels-{clustering_tag(feature, per_domain)}.json"
+def pseudo_labels(data: Path, feature: str, domains: str) -> dict[str, dict[str, str]]:
+    """A clustering's labels of every machine without attributes, as the Pseudo-labels page
+    makes them, kept beside the dataset so every system and rerun gets the same ones."""
+    saved = data.parent / f"{data.name}.pseudo-labels-{clustering_tag(feature, domains)}.json"
     if saved.is_file():
         return json.loads(saved.read_text())
     ds = dataset.scan(data)
-    label_sets = {machine["name"]: labels.cluster_machine(ds, machine["name"], feature=feature,
-                                                          per_domain=per_domain).labels
-                  for machine in ds.machines() if not machine["has_attributes"]}
+    label_sets = {}
+    for machine in (m["name"] for m in ds.machines() if not m["has_attributes"]):
+        found = labels.cluster_machine(ds, machine, feature=feature,
+                                       per_domain=domains != "together").labels
+        label_sets[machine] = found if domains != "source" else {
+            f: "target" if label.startswith("target-") else label for f, label in found.items()}
     atomic.write_text(saved, json.dumps(label_sets))
     return label_sets
 
@@ -207,8 +214,8 @@ def main() -> None:
                         metavar="CLUSTERING",
                         help="train every system but those without labels with pseudo-labels "
                         "for the machines without attributes: the default clustering's, or "
-                        "FEATURE/apart|together's (spectrum/together: the default before "
-                        "2026-12-07)")
+                        "FEATURE/apart|together|source's (spectrum/together: the default "
+                        "before 2026-12-07; source: apart, every target clip one label)")
     parser.add_argument("--systems", nargs="+", choices=list(SYSTEMS), default=["old", "recipe"])
     parser.add_argument("--baselines", nargs="+", choices=list(SYSTEMS), default=None,
                         help="the systems the others are paired with (default: the first)")
