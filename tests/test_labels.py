@@ -195,5 +195,11 @@ def test_label_commands_write_the_csv_and_the_store(tiny_data, tmp_path, capsys)
                      "--method", "ward", "--k", "4"]) == 0
     assert "change set 2" in capsys.readouterr().out
     assert store.history()[-1]["source"] == "cluster"
+    # each domain clustered on its own by default; --no-per-domain clusters them together
+    assert {label.split("-")[0] for label in store.labels().values()} == {"source", "target"}
+    assert cli.main(["label", "cluster", str(tiny_data), "--machine", "bearing",
+                     "--method", "ward", "--k", "2", "--no-per-domain"]) == 0
+    assert set(store.labels().values()) == {"c0", "c1"}
+    capsys.readouterr()
     assert cli.main(["label", "cluster", str(tiny_data), "--machine", "lathe"]) == 2
     assert capsys.readouterr().err.strip().count("\n") == 0
