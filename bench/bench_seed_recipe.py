@@ -12,7 +12,11 @@ each seed is a dataset seed or a fold).
 
     python bench/bench_seed_recipe.py [--yardstick demo] [--systems old recipe ...]
         [--baselines old ...] [--seeds 0 1 2] [--epochs 1] [--threads 1] [--workspace DIR]
-        [--append]
+        [--pseudo-labels [FEATURE/apart|together|source]] [--append]
+
+``--pseudo-labels`` trains the systems with clustering pseudo-labels for the machines without
+attributes (the default clustering's, or the one named); the systems without labels keep one
+run name whatever the clustering, so runs made for one clustering serve the next.
 """
 
 from __future__ import annotations
