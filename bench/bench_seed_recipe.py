@@ -156,13 +156,15 @@ def pseudo_labels(data: Path, feature: str, domains: str) -> dict[str, dict[str,
     saved = data.parent / f"{data.name}.pseudo-labels-{clustering_tag(feature, domains)}.json"
     if saved.is_file():
         return json.loads(saved.read_text())
-    ds = dataset.scan(data)
-    label_sets = {}
-    for machine in (m["name"] for m in ds.machines() if not m["has_attributes"]):
-        found = labels.cluster_machine(ds, machine, feature=feature,
-                                       per_domain=domains != "together").labels
-        label_sets[machine] = found if domains != "source" else {
-            f: "target" if label.startswith("target-") else label for f, label in found.items()}
+    if domains == "source":  # the per-domain labels (``target-c0`` ...) with the target's merged
+        label_sets = {machine: {f: "target" if label.startswith("target-") else label
+                                for f, label in found.items()}
+                      for machine, found in pseudo_labels(data, feature, "apart").items()}
+    else:
+        ds = dataset.scan(data)
+        label_sets = {m["name"]: labels.cluster_machine(ds, m["name"], feature=feature,
+                                                        per_domain=domains == "apart").labels
+                      for m in ds.machines() if not m["has_attributes"]}
     atomic.write_text(saved, json.dumps(label_sets))
     return label_sets
 

@@ -46,12 +46,13 @@ FEATURE_BLOCKS = {
     "shape+lines+level": ("shape", "spectrum lines", "modulation", "level"),
 }
 BLOCK_FEATURES = tuple(FEATURE_BLOCKS)
-FEATURES = ("shape+lines+level", "shape+lines", "modulation", "spectrum", "envelope", "logmel",
-            "embedding")  # the default first
-BAND_FEATURES = ("envelope", *BLOCK_FEATURES)  # features of a band's envelope
 # The default clustering: bench/RESULTS.md, "the spectral shape with its level ... the rule
 # applied" (issue 17); source and target apart as the seed does it (../shared/DCASE.md §5).
 DEFAULT_FEATURE, DEFAULT_PER_DOMAIN = "shape+lines+level", True
+FEATURES = (DEFAULT_FEATURE,  # the default first: the page offers them in this order
+            *(f for f in (*BLOCK_FEATURES, "spectrum", "envelope", "logmel", "embedding")
+              if f != DEFAULT_FEATURE))
+BAND_FEATURES = ("envelope", *BLOCK_FEATURES)  # features of a band's envelope
 METHODS = ("gmm", "kmeans", "ward")
 REDUCTIONS = ("pca", "umap")
 SPECTRUM_NPERSEG = 4096  # 3.9 Hz bins at 16 kHz: resolves rotation harmonics
