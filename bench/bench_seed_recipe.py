@@ -123,12 +123,31 @@ def trained_run(data: Path, name: str, settings: dict, train: bool = True,
     unless already done (None when it is not and ``train`` is off)."""
     run = runs.Run(runs.run_path(name))
     if run.metrics_path.is_file():  # written once scoring has saved every embedding
+        _check_settings(run, settings)
         return run
     if not train:
         return None
     run = train_seed_child(data, name, settings, label_sets=label_sets)["run"]
     pipeline.score_run(run)  # saves every clip's embedding
     return run
+
+
+def _check_settings(run: runs.Run, settings: dict) -> None:
+    """Refuse to reuse a run trained with other settings than ``settings`` (a system whose
+    definition changed since, e.g. when a default moved into ``SEResNetConfig.recipe``)."""
+    trained = run_config(run)
+    differ = {key: (trained.get(key), value) for key, value in settings.items()
+              if key in trained and trained[key] != value}
+    if differ:
+        raise SystemExit(f"The run {run.path} was trained with other settings than asked "
+                         f"(setting: trained, asked): {differ}; give another --workspace or "
+                         "move the run away.")
+
+
+def run_config(run: runs.Run) -> dict:
+    """The model settings a run was trained with (its saved model's config)."""
+    return json.loads((run.weights_dir / pipeline.JOINT_WEIGHTS / "model.json")
+                      .read_text())["config"]
 
 
 # How a clustering treats the domains: apart (the engine's per_domain), together, or apart with
@@ -266,10 +285,9 @@ def main() -> None:
             if run is None:
                 continue
             train_s.setdefault(label, []).append(training_seconds(run))
-            meta = json.loads((run.weights_dir / pipeline.JOINT_WEIGHTS / "model.json")
-                              .read_text())
+            config_trained = run_config(run)
             for setting, values in trained.items():  # as run, whatever the flags say
-                values.add(meta["config"][setting])
+                values.add(config_trained[setting])
             scores[key, seed] = backend_scores(run)
             print(f"seed {seed}, {label}: knn-ldn-all "
                   f"{scores[key, seed]['knn-ldn-all']['official_score']:.4f}", flush=True)
