@@ -88,9 +88,9 @@ SYSTEMS = {
     "defaults-target-1-centre": ("defaults with one AdaCos centre per target-domain class (g)",
                                  {**SEResNetConfig.recipe, "featex": False,
                                   "target_subclusters": 1}),
-    "defaults-pooling-time": ("defaults with the recipe's pooling (maximum over time, frequency "
-                              "positions kept)",
-                              {**SEResNetConfig.recipe, "featex": False, "pooling": "time"}),
+    "defaults-global-pooling": ("defaults with global pooling (maximum over frequency, mean "
+                                "over time; the default before 2026-12-07)",
+                                {**SEResNetConfig.recipe, "featex": False, "pooling": "global"}),
 }
 # Systems that never take pseudo-labels, even with --pseudo-labels.
 WITHOUT_LABELS = {"no-pseudo-labels", "defaults-no-pseudo-labels"}

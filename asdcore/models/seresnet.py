@@ -9,8 +9,9 @@ with AdaCos heads and self-supervised exchange classes (DCASE.md section 5).
   the recipe feeds it: ``spectrum_input``).
 - Spectrogram branch: input batch normalisation per mel band, a 7x7/2 stem with max pooling and
   the four ResNet18 stages of two basic blocks each (widths w, 2w, 4w, 8w), every block with
-  squeeze-and-excitation; max over frequency, mean over time, then two dense layers to the
-  embedding. ``width=64`` is ResNet18's (the default on CUDA); the CPU default 32 (32..256)
+  squeeze-and-excitation; the maximum over time with the frequency positions kept (the
+  recipe's; ``pooling="global"``: max over frequency, mean over time), then two dense layers
+  to the embedding. ``width=64`` is ResNet18's (the default on CUDA); the CPU default 32 (32..256)
   trains the demo in under a minute per epoch on 2 cores.
 - Spectrum branch (``spectrum_branch``): three strided 1-D convolutions over the spectrum
   (kernels 256/64/16, strides 64/32/4, as in wilkinghoff/ssl4asd) and dense layers.
@@ -85,22 +86,24 @@ class SEResNetConfig(Config):
         "seconds": MAX_SECONDS, "random_offset": True, "temporal_norm": True,
         "spectrum_input": "magnitude", "dynamic_scale": True,
         "trainable_exchange_centres": True, "main_head_samples": "all", "featex": True,
-        "target_subclusters": None}
+        "target_subclusters": None, "pooling": "time"}
     # What a saved config that lacks one of these settings was trained with (`from_saved`), so
     # a run saved before they existed reloads and resumes as it was, whatever the defaults.
     legacy: ClassVar[dict] = {
         "seconds": None, "random_offset": False, "temporal_norm": False,
         "spectrum_input": "db", "spectrum_highpass": False, "dynamic_scale": False,
         "trainable_exchange_centres": False, "main_head_samples": "unexchanged",
-        "featex": True, "target_subclusters": None}
+        "featex": True, "target_subclusters": None, "pooling": "global"}
 
     width: int | None = None  # first-stage channels; None: 64 (ResNet18) on CUDA, 32 on CPU
     embedding_dim: int = 128  # per branch; the clip embedding has twice this with the spectrum
     spectrum_branch: bool = setting(True, "Full-spectrum branch", "checkbox", group=_SWITCHES)
-    # How the spectrogram branch pools its last feature map: "global" (max over frequency,
-    # mean over time: frequency positions are lost) or "time" (max over time, the frequency
-    # positions kept side by side, as in the SSL recipe's code).
-    pooling: str = "global"
+    # How the spectrogram branch pools its last feature map: "time" (max over time, the
+    # frequency positions kept side by side, as the SSL recipe's code does) or "global" (max
+    # over frequency, mean over time: frequency positions are lost; the default until
+    # 2026-12-07, level with "time" on our yardsticks: bench/RESULTS.md, "pooling at the
+    # defaults").
+    pooling: str = "time"
     # The seed's 200 Hz high-pass on the log-mel front end (`features.LogMelConfig`); off only
     # for the ablation that measures it.
     highpass: bool = True
