@@ -316,6 +316,8 @@ def main() -> None:
                  "real-fan": "Real fan recordings (folds as seeds, bench/yardsticks.py)",
                  "real-fan-levelled": "Real fan recordings, every clip at one level (folds "
                                       "as seeds, bench/yardsticks.py)",
+                 "real-fan-noisy": "Real fan recordings, every clip at one level in the plant "
+                                   "hall's background (folds as seeds, bench/yardsticks.py)",
                  "dcase": "DCASE-size preset"}
     data_name = data_name[args.yardstick] + (
         f", machine types {', '.join(args.machines)}" if args.machines else "") + (

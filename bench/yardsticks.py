@@ -18,12 +18,17 @@ into the cache, on which the seed system, the AE and the statistics are compared
   (`LEVELLED_RMS_DB`), so that loudness alone (the blade fault is about 15 dB louder, and
   clipped) no longer tells the states apart: a diagnostic of whether real recordings can rank
   systems once the trivial cue is gone.
+- ``real-fan-noisy``: the levelled folds with the plant family's hall background (its source
+  hall: a coloured floor, distant machines, a forklift, a beeper, air bursts, babble; a new
+  draw for every clip) added `NOISY_SNR_DB` below each clip's level: real machine sounds in a
+  synthetic factory's noise, for a real yardstick that the loud faults do not saturate.
 """
 
 from __future__ import annotations
 
 import shutil
 import tempfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +45,8 @@ REAL_FAN_CLIP_SECONDS = 4.0
 REAL_FAN_TRAIN_HOP_SECONDS = 2.0
 REAL_FAN_VERSION = "1"  # bump when the fold layout changes, so cached folds are rebuilt
 LEVELLED_RMS_DB = -26.0  # dBFS: the ON recordings' level
-YARDSTICKS = ("demo", "dcase", "plant", "real-fan", "real-fan-levelled")
+NOISY_SNR_DB = 0.0  # real-fan-noisy: the clip's level over the hall background's
+YARDSTICKS = ("demo", "dcase", "plant", "real-fan", "real-fan-levelled", "real-fan-noisy")
 
 
 def dataset_for(yardstick: str, seed: int, machines: list[str] | None = None) -> Path:
@@ -61,6 +67,9 @@ def dataset_for(yardstick: str, seed: int, machines: list[str] | None = None) ->
     if yardstick == "real-fan-levelled":
         return real_fan_fold(base / f"real-fan-levelled-v{REAL_FAN_VERSION}-fold{seed}", seed,
                              levelled=True)
+    if yardstick == "real-fan-noisy":
+        return real_fan_fold(base / f"real-fan-noisy{NOISY_SNR_DB:g}dB-v{REAL_FAN_VERSION}-"
+                             f"fold{seed}", seed, levelled=True, snr_db=NOISY_SNR_DB)
     raise ASDError(f"Unknown yardstick {yardstick!r}; choose one of {', '.join(YARDSTICKS)}.")
 
 
@@ -78,10 +87,12 @@ def real_fan_split(fold: int) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["file", "domain", "split", "label"])
 
 
-def real_fan_fold(out: Path, fold: int, levelled: bool = False) -> Path:
+def real_fan_fold(out: Path, fold: int, levelled: bool = False,
+                  snr_db: float | None = None) -> Path:
     """Write fold ``fold`` of the real fan yardstick to ``out`` (once; written in a temporary
     folder and renamed, so a killed build leaves nothing half-written); ``levelled``: every
-    clip at `LEVELLED_RMS_DB`."""
+    clip at `LEVELLED_RMS_DB`; ``snr_db``: the plant hall's background added that many dB
+    below the clip (a draw of its own per clip, the same on every rebuild)."""
     if (out / "fan" / "test").is_dir():
         return out
     if not REAL_FAN.is_dir():
@@ -105,13 +116,25 @@ def real_fan_fold(out: Path, fold: int, levelled: bool = False) -> Path:
             if levelled:
                 samples = clip.astype(np.float64) / 32768.0
                 rms = max(float(np.sqrt(np.mean(samples ** 2))), 1e-9)
-                clip = (samples * 10 ** (LEVELLED_RMS_DB / 20) / rms).astype(np.float32)
+                samples *= 10 ** (LEVELLED_RMS_DB / 20) / rms
+                if snr_db is not None:
+                    samples += _hall_noise(len(samples), LEVELLED_RMS_DB - snr_db,
+                                           zlib.crc32(f"{fold}/{row.split}/{name}".encode()))
+                clip = samples.astype(np.float32)
             sf.write(folder / name, clip, sr, subtype="FLOAT" if levelled else "PCM_16")
     try:
         staging.rename(out)
     except OSError:  # built meanwhile by another process
         shutil.rmtree(staging, ignore_errors=True)
     return out
+
+
+def _hall_noise(n: int, level_db: float, seed: int) -> np.ndarray:
+    """``n`` samples of the plant family's source-hall background at ``level_db`` dBFS RMS."""
+    from asdcore.synth import plant
+
+    noise = plant.hall_background(n, plant.HALLS["source"], np.random.default_rng(seed))
+    return noise * 10 ** (level_db / 20) / max(float(np.sqrt(np.mean(noise ** 2))), 1e-12)
 
 
 __all__ = ["YARDSTICKS", "dataset_for", "real_fan_fold", "real_fan_split"]
