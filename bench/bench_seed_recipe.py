@@ -123,7 +123,7 @@ def trained_run(data: Path, name: str, settings: dict, train: bool = True,
     unless already done (None when it is not and ``train`` is off)."""
     run = runs.Run(runs.run_path(name))
     if run.metrics_path.is_file():  # written once scoring has saved every embedding
-        _check_settings(run, settings)
+        _check_settings(run, settings, data)
         return run
     if not train:
         return None
@@ -132,12 +132,16 @@ def trained_run(data: Path, name: str, settings: dict, train: bool = True,
     return run
 
 
-def _check_settings(run: runs.Run, settings: dict) -> None:
+def _check_settings(run: runs.Run, settings: dict, data: Path | None = None) -> None:
     """Refuse to reuse a run trained with other settings than ``settings`` (a system whose
-    definition changed since, e.g. when a default moved into ``SEResNetConfig.recipe``)."""
+    definition changed since, e.g. when a default moved into ``SEResNetConfig.recipe``) or,
+    when ``data`` is given, on other data (e.g. a yardstick rebuilt at another SNR)."""
     trained = run_config(run)
     differ = {key: (trained.get(key), value) for key, value in settings.items()
               if key in trained and trained[key] != value}
+    trained_on = run.config().get("data")
+    if data is not None and trained_on and Path(trained_on) != Path(data):
+        differ["data"] = (trained_on, str(data))
     if differ:
         raise SystemExit(f"The run {run.path} was trained with other settings than asked "
                          f"(setting: trained, asked): {differ}; give another --workspace or "
