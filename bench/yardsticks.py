@@ -34,10 +34,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import soundfile as sf
+import torch
 
 from asdcore import synth
+from asdcore.augment import mix_at_snr
 from asdcore.errors import ASDError
 from asdcore.paths import cache_dir
+from asdcore.synth import plant
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 REAL_FAN = SHARED / "real-fan"
@@ -118,8 +121,8 @@ def real_fan_fold(out: Path, fold: int, levelled: bool = False,
                 rms = max(float(np.sqrt(np.mean(samples ** 2))), 1e-9)
                 samples *= 10 ** (LEVELLED_RMS_DB / 20) / rms
                 if snr_db is not None:
-                    samples += _hall_noise(len(samples), LEVELLED_RMS_DB - snr_db,
-                                           zlib.crc32(f"{fold}/{row.split}/{name}".encode()))
+                    samples = _in_hall_noise(samples, snr_db,
+                                             zlib.crc32(f"{fold}/{row.split}/{name}".encode()))
                 clip = samples.astype(np.float32)
             sf.write(folder / name, clip, sr, subtype="FLOAT" if levelled else "PCM_16")
     try:
@@ -129,12 +132,14 @@ def real_fan_fold(out: Path, fold: int, levelled: bool = False,
     return out
 
 
-def _hall_noise(n: int, level_db: float, seed: int) -> np.ndarray:
-    """``n`` samples of the plant family's source-hall background at ``level_db`` dBFS RMS."""
-    from asdcore.synth import plant
-
-    noise = plant.hall_background(n, plant.HALLS["source"], np.random.default_rng(seed))
-    return noise * 10 ** (level_db / 20) / max(float(np.sqrt(np.mean(noise ** 2))), 1e-12)
+def _in_hall_noise(samples: np.ndarray, snr_db: float, seed: int) -> np.ndarray:
+    """``samples`` with the plant family's source-hall background ``snr_db`` below them (the
+    engine's noise mixing, `augment.mix_at_snr`)."""
+    noise = plant.hall_background(len(samples), plant.HALLS["source"],
+                                  np.random.default_rng(seed))
+    mixed = mix_at_snr(torch.from_numpy(samples)[None], torch.from_numpy(noise)[None],
+                       torch.tensor([float(snr_db)], dtype=torch.float64))
+    return mixed[0].numpy()
 
 
 __all__ = ["YARDSTICKS", "dataset_for", "real_fan_fold", "real_fan_split"]
