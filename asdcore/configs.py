@@ -19,14 +19,15 @@ from typing import Any, ClassVar
 
 from asdcore.errors import ASDError
 
-WIDGETS = ("number", "checkbox", "range")
+WIDGETS = ("number", "checkbox", "range", "choice")
 
 
 @dataclasses.dataclass(frozen=True)
 class Setting:
-    """How a page offers one config field: ``widget`` is a number box, a checkbox or a range
-    slider between ``low`` and ``high``; ``group`` is a heading shared by neighbouring fields;
-    ``shown_if`` names checkbox fields of which one must be on for this one to matter."""
+    """How a page offers one config field: ``widget`` is a number box, a checkbox, a range
+    slider between ``low`` and ``high`` or a choice among ``options``; ``group`` is a heading
+    shared by neighbouring fields; ``shown_if`` names checkbox fields of which one must be on
+    for this one to matter."""
 
     label: str
     widget: str
@@ -36,10 +37,13 @@ class Setting:
     step: float | None = None
     group: str | None = None
     shown_if: tuple[str, ...] = ()
+    options: tuple[str, ...] = ()
 
     def __post_init__(self):
         if self.widget not in WIDGETS:
             raise ValueError(f"widget must be one of {WIDGETS}, not {self.widget!r}")
+        if (self.widget == "choice") != bool(self.options):
+            raise ValueError("a choice, and only a choice, has options")
 
 
 def setting(default: Any, label: str, widget: str, **options) -> Any:

@@ -91,6 +91,10 @@ SYSTEMS = {
     "defaults-global-pooling": ("defaults with global pooling (maximum over frequency, mean "
                                 "over time; the default before 2026-12-07)",
                                 {**SEResNetConfig.recipe, "featex": False, "pooling": "global"}),
+    "defaults-auxiliary-auto": ("defaults with the demo's machines as auxiliary classes where "
+                                "the data holds one machine type (auxiliary_machines=auto)",
+                                {**SEResNetConfig.recipe, "featex": False,
+                                 "auxiliary_machines": "auto"}),
 }
 # Systems that never take pseudo-labels, even with --pseudo-labels.
 WITHOUT_LABELS = {"no-pseudo-labels", "defaults-no-pseudo-labels"}

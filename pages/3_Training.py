@@ -49,6 +49,9 @@ def model_settings(model: str, data: str) -> dict:
         for index, (name, how) in enumerate(members):
             column = left if index % 2 == 0 else right
             chosen[name] = column.checkbox(how.label, value=bool(starting[name]), help=how.help)
+    for name, how in ((f.name, s) for f, s in offered if s.widget == "choice"):
+        chosen[name] = st.selectbox(how.label, how.options,
+                                    index=how.options.index(starting[name]), help=how.help)
     for name, how in ((f.name, s) for f, s in offered if s.widget == "range"):
         if how.shown_if and not any(chosen.get(switch) for switch in how.shown_if):
             continue

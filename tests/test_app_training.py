@@ -62,12 +62,17 @@ def test_each_model_shows_the_options_its_config_offers(isolated):
         at.selectbox(key="model").select(name).run()
         offered = configs.offered_settings(cls.config_class)
         wanted = {w: [s.label for _, s in offered if s.widget == w]
-                  for w in ("number", "checkbox", "range")}
+                  for w in ("number", "checkbox", "range", "choice")}
         # (two columns: the page lists the left column's widgets first)
         assert sorted(n.label for n in at.number_input) == sorted(wanted["number"])
         assert sorted(c.label for c in at.checkbox if not c.label.startswith("Replace")) == \
             sorted(wanted["checkbox"])
         assert [s.label for s in at.slider] == wanted["range"]  # noise switches start on
+        choices = [s for s in at.selectbox if s.key != "model"]
+        assert [s.label for s in choices] == wanted["choice"]
+        for box, (field, how) in zip(choices, [(f, s) for f, s in offered
+                                                if s.widget == "choice"], strict=True):
+            assert box.options == list(how.options) and box.value == field.default
     for label in ("Noise mixing", "Noise augmentation"):  # the SNR range needs one of them
         next(c for c in at.checkbox if c.label.startswith(label)).uncheck().run()
     assert not at.slider and not at.exception

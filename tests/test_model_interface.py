@@ -94,6 +94,8 @@ def test_offered_settings_are_fields_the_page_can_render(cls):
         assert setting.widget in configs.WIDGETS and setting.label
         if setting.widget == "checkbox":
             assert isinstance(field.default, bool)
+        elif setting.widget == "choice":
+            assert field.default in setting.options
         else:
             assert setting.low is not None and setting.high is not None
         assert set(setting.shown_if) <= names  # switches the page also shows

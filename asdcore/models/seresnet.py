@@ -18,7 +18,8 @@ with AdaCos heads and self-supervised exchange classes (DCASE.md section 5).
 - The clip embedding is the concatenation of the branch embeddings, scored by any embedding
   scorer (`asdcore.scoring`). ``trains_jointly``: one model learns all machines (its classes
   span machines), so `asdcore.pipeline` hands it every machine's clips at once and it reads the
-  audio itself (``fit_clips`` / ``embed_clips``).
+  audio itself (``fit_clips`` / ``embed_clips``). ``auxiliary_machines`` adds other machine
+  types' training clips as extra classes that are never scored (`asdcore.auxiliary`).
 
 Training (`asdcore.train`) minimises main head + exchange head: the main AdaCos head over C
 classes sees the samples no exchange touched (``main_head_samples``; the SSL recipe feeds it
@@ -44,7 +45,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from asdcore import atomic, augment
+from asdcore import atomic, augment, auxiliary
 from asdcore.configs import Config, setting
 from asdcore.constants import NO_ATTRIBUTE
 from asdcore.errors import ASDError
@@ -93,7 +94,8 @@ class SEResNetConfig(Config):
         "seconds": None, "random_offset": False, "temporal_norm": False,
         "spectrum_input": "db", "spectrum_highpass": False, "dynamic_scale": False,
         "trainable_exchange_centres": False, "main_head_samples": "unexchanged",
-        "featex": True, "target_subclusters": None, "pooling": "global"}
+        "featex": True, "target_subclusters": None, "pooling": "global",
+        "auxiliary_machines": "none"}
 
     width: int | None = None  # first-stage channels; None: 64 (ResNet18) on CUDA, 32 on CPU
     embedding_dim: int = 128  # per branch; the clip embedding has twice this with the spectrum
@@ -158,6 +160,12 @@ class SEResNetConfig(Config):
                                "epoch, for a quick first run (on the demo it scores above 10 "
                                "epochs; bench/RESULTS.md).")
     batch_size: int = 64
+    # Other machine types' training clips trained beside the user's as extra classes, never
+    # scored (`asdcore.auxiliary`): "none" (the recipe), "auto" (the built-in demo's machines
+    # when the data holds one machine type), "demo", or a dataset folder.
+    auxiliary_machines: str = setting("none", "Auxiliary machines (extra classes, not scored)",
+                                      "choice", options=auxiliary.MODES,
+                                      help=auxiliary.SETTING_HELP)
     # Times each target-domain training clip comes per epoch (1: once, the recipe's; a probe of
     # the target domain's few clips, bench/RESULTS.md "Target-domain clips repeated").
     target_repeats: int = 1
@@ -183,6 +191,9 @@ class SEResNetConfig(Config):
             if getattr(self, name) not in allowed:
                 raise ASDError(f"The seed model setting {name} must be one of "
                                f"{', '.join(allowed)}, not {getattr(self, name)!r}.")
+        if not isinstance(self.auxiliary_machines, str) or not self.auxiliary_machines.strip():
+            raise ASDError("The seed model setting auxiliary_machines needs a value: one of "
+                           f"{', '.join(auxiliary.MODES)} or a dataset folder.")
         if self.pooling not in POOLINGS:
             raise ASDError(f"The seed model setting pooling must be one of {', '.join(POOLINGS)}, "
                            f"not {self.pooling!r}.")
@@ -527,8 +538,10 @@ class SEResNetEmbedder(JointEmbedder):
         noise = supplemental[supplemental["supplemental_kind"] == "noise"]
         if not (self.config.noise_mixing or self.config.noise_augment):
             noise = noise.iloc[:0]
-        examples = pd.concat([train, clean])
-        keys = class_keys(examples, pseudo_labels)
+        extra = auxiliary.auxiliary_clips(self.config.auxiliary_machines, train, progress, cancel)
+        examples = pd.concat([train, clean, extra])
+        # the user's pseudo-labels are for the user's clips only
+        keys = class_keys(pd.concat([train, clean]), pseudo_labels) + class_keys(extra)
         self.classes_ = sorted(set(keys))
         self.machines_ = sorted(train["machine"].unique())
         index = {key: i for i, key in enumerate(self.classes_)}

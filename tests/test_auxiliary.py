@@ -1,0 +1,90 @@
+"""Auxiliary machines: other machine types trained beside the user's as extra classes, never
+scored (`asdcore.auxiliary`, the seed model's ``auxiliary_machines``)."""
+
+import shutil
+
+import pytest
+
+from asdcore import dataset, pipeline, runs, workspace
+from asdcore.auxiliary import PREFIX
+from asdcore.errors import ASDError
+from asdcore.models.seresnet import SEResNetConfig, SEResNetEmbedder
+
+TINY = dict(width=4, embedding_dim=16, subclusters=4, batch_size=16, device="cpu",
+            num_threads=1, epochs=1)
+
+
+@pytest.fixture(scope="module")
+def train_clips(tiny_data):
+    clips = dataset.scan(tiny_data).clips
+    return clips[clips["split"] == "train"]
+
+
+@pytest.fixture
+def tiny_demo(monkeypatch):
+    """The app's demo at the tiny preset, as the auxiliary machines of `demo` and `auto`."""
+    monkeypatch.setenv("ASD_DEMO_PRESET", "tiny")
+    clips = dataset.scan(workspace.ensure_demo()).clips
+    return clips[clips["split"] == "train"]
+
+
+def _training(train, setting):
+    embedder = SEResNetEmbedder(SEResNetConfig(**TINY, auxiliary_machines=setting))
+    return embedder, embedder.training_data(train)
+
+
+def test_auto_trains_a_single_machine_type_beside_the_demo_machines(train_clips, tiny_demo):
+    fan = train_clips[train_clips["machine"] == "fan"]
+    embedder, data = _training(fan, "auto")
+    others = tiny_demo[tiny_demo["machine"] != "fan"]  # the demo's own fan is left out
+    assert len(data) == len(fan) + len(others)
+    assert embedder.machines_ == ["fan"]  # only the user's machines are scored
+    machines_of_classes = {key.split("/")[0] for key in embedder.classes_}
+    assert machines_of_classes == {"fan"} | {PREFIX + m for m in others["machine"].unique()}
+    alone, _ = _training(fan, "none")
+    assert [c for c in embedder.classes_ if c.startswith("fan/")] == alone.classes_
+
+
+def test_auto_leaves_data_of_several_machine_types_as_it_is(train_clips, tiny_demo):
+    two = train_clips[train_clips["machine"].isin(["fan", "valve"])]
+    auto, auto_data = _training(two, "auto")
+    none, none_data = _training(two, "none")
+    assert auto.classes_ == none.classes_ and len(auto_data) == len(none_data) == len(two)
+    demo, demo_data = _training(two, "demo")  # asked for: added whatever the data holds
+    assert len(demo_data) > len(two) and any(c.startswith(PREFIX) for c in demo.classes_)
+
+
+def test_a_folder_gives_its_other_machines_and_a_clear_error_when_it_has_none(
+        train_clips, tiny_data, tmp_path):
+    fan = train_clips[train_clips["machine"] == "fan"]
+    embedder, _ = _training(fan, str(tiny_data))
+    assert f"{PREFIX}valve/00/source/" in " ".join(embedder.classes_)
+    assert not any(c.startswith(f"{PREFIX}fan/") for c in embedder.classes_)
+    only_fan = tmp_path / "only-fan"
+    shutil.copytree(next(tiny_data.rglob("fan")), only_fan / "fan")
+    with pytest.raises(ASDError, match="other than fan"):
+        _training(fan, str(only_fan))
+    with pytest.raises(ASDError, match="does not exist"):
+        _training(fan, str(tmp_path / "missing"))
+
+
+def test_saved_models_without_the_setting_load_as_trained_alone():
+    assert SEResNetConfig().auxiliary_machines == "none"  # the recipe's: the data given
+    assert SEResNetConfig.from_saved({}).auxiliary_machines == "none"
+    with pytest.raises(ASDError, match="auxiliary_machines"):
+        SEResNetConfig(auxiliary_machines=" ")
+    with pytest.raises(ASDError, match="auxiliary_machines"):
+        SEResNetConfig(auxiliary_machines=3)
+
+
+@pytest.mark.slow
+def test_a_run_with_auxiliary_machines_scores_only_the_users(tiny_data, tiny_demo):
+    config = pipeline.TrainConfig(data=str(tiny_data), model="seresnet18", machines=["fan"],
+                                  device="cpu",
+                                  model_config={**TINY, "auxiliary_machines": "auto"})
+    run = pipeline.queue_run("with-auxiliary", config)
+    with run.working():
+        pipeline.train_run(run)
+    result = pipeline.score_run(runs.open_run("with-auxiliary"))
+    assert {row["machine"] for row in result["table"]} == {"fan"}
+    assert 0.0 <= result["official_score"] <= 1.0
