@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from asdcore.errors import ASDError
-from asdcore.progress import CancelFn, ProgressFn
+from asdcore.progress import CancelFn, ProgressFn, report
 
 MODES = ("none", "auto", "demo")  # or a dataset folder
 PREFIX = "auxiliary-"
@@ -63,4 +63,6 @@ def auxiliary_clips(setting: str, train: pd.DataFrame, progress: ProgressFn | No
     if clips.empty:
         raise ASDError(f"The auxiliary dataset {folder} has no training clips of a machine type "
                        f"other than {', '.join(sorted(taken))}.")
+    report(progress, 0, 1, f"training beside {clips['machine'].nunique()} auxiliary machine "
+           f"types from {folder} ({len(clips)} clips)")
     return clips.assign(machine=PREFIX + clips["machine"])

@@ -28,16 +28,20 @@ def tiny_demo(monkeypatch):
     return clips[clips["split"] == "train"]
 
 
-def _training(train, setting):
+def _training(train, setting, progress=None):
     embedder = SEResNetEmbedder(SEResNetConfig(**TINY, auxiliary_machines=setting))
-    return embedder, embedder.training_data(train)
+    return embedder, embedder.training_data(train, progress=progress)
 
 
 def test_auto_trains_a_single_machine_type_beside_the_demo_machines(train_clips, tiny_demo):
     fan = train_clips[train_clips["machine"] == "fan"]
-    embedder, data = _training(fan, "auto")
+    messages = []
+    embedder, data = _training(fan, "auto", lambda done, total, message="": messages.append(
+        message))
     others = tiny_demo[tiny_demo["machine"] != "fan"]  # the demo's own fan is left out
     assert len(data) == len(fan) + len(others)
+    said = f"beside {others['machine'].nunique()} auxiliary machine types from "
+    assert any(said in m and f"({len(others)} clips)" in m for m in messages), messages
     assert embedder.machines_ == ["fan"]  # only the user's machines are scored
     machines_of_classes = {key.split("/")[0] for key in embedder.classes_}
     assert machines_of_classes == {"fan"} | {PREFIX + m for m in others["machine"].unique()}
