@@ -72,6 +72,15 @@ def test_a_folder_gives_its_other_machines_and_a_clear_error_when_it_has_none(
         _training(fan, str(tmp_path / "missing"))
 
 
+def test_a_relative_folder_is_kept_as_the_folder_it_named_where_it_was_given(
+        tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    config = SEResNetConfig(auxiliary_machines="other-data")
+    assert config.auxiliary_machines == str(tmp_path / "other-data")
+    assert SEResNetConfig.from_saved(config.to_dict()) == config  # saved and read back as is
+    assert SEResNetConfig(auxiliary_machines="auto").auxiliary_machines == "auto"
+
+
 def test_saved_models_without_the_setting_load_as_trained_alone():
     assert SEResNetConfig().auxiliary_machines == "none"  # the recipe's: the data given
     assert SEResNetConfig.from_saved({}).auxiliary_machines == "none"

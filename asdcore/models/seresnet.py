@@ -194,6 +194,10 @@ class SEResNetConfig(Config):
         if not isinstance(self.auxiliary_machines, str) or not self.auxiliary_machines.strip():
             raise ASDError("The seed model setting auxiliary_machines needs a value: one of "
                            f"{', '.join(auxiliary.MODES)} or a dataset folder.")
+        if self.auxiliary_machines not in auxiliary.MODES:  # a folder, made absolute where it
+            # is given: the run's worker process starts elsewhere
+            object.__setattr__(self, "auxiliary_machines",
+                               str(Path(self.auxiliary_machines).expanduser().resolve()))
         if self.pooling not in POOLINGS:
             raise ASDError(f"The seed model setting pooling must be one of {', '.join(POOLINGS)}, "
                            f"not {self.pooling!r}.")
