@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from asdcore import dataset, workspace
 from asdcore.errors import ASDError
 from asdcore.progress import CancelFn, ProgressFn, report
 
@@ -31,6 +32,15 @@ SETTING_HELP = ("Other machine types trained beside yours as extra classes and n
                 "none (the recipe), auto (the built-in demo's machines when your data holds a "
                 "single machine type), demo (always). The command line also takes a dataset "
                 "folder.")
+
+
+def setting_value(value) -> str:
+    """``value`` checked as a setting: a mode as it is, a folder made absolute where it is
+    given (a run's worker process starts in another folder)."""
+    if not isinstance(value, str) or not value.strip():
+        raise ASDError("The seed model setting auxiliary_machines needs a value: one of "
+                       f"{', '.join(MODES)} or a dataset folder.")
+    return value if value in MODES else str(Path(value).expanduser().resolve())
 
 
 def source_for(setting: str, machines: list[str]) -> str | None:
@@ -46,8 +56,6 @@ def auxiliary_clips(setting: str, train: pd.DataFrame, progress: ProgressFn | No
     """The normal training clips of the auxiliary machines ``setting`` asks for, beside the
     user's training clips ``train``, with `PREFIX` before each machine name (an empty table
     when there are none to add)."""
-    from asdcore import dataset, workspace
-
     source = source_for(setting, train["machine"].tolist())
     if source is None:
         return train.iloc[:0]

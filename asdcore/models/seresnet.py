@@ -191,13 +191,8 @@ class SEResNetConfig(Config):
             if getattr(self, name) not in allowed:
                 raise ASDError(f"The seed model setting {name} must be one of "
                                f"{', '.join(allowed)}, not {getattr(self, name)!r}.")
-        if not isinstance(self.auxiliary_machines, str) or not self.auxiliary_machines.strip():
-            raise ASDError("The seed model setting auxiliary_machines needs a value: one of "
-                           f"{', '.join(auxiliary.MODES)} or a dataset folder.")
-        if self.auxiliary_machines not in auxiliary.MODES:  # a folder, made absolute where it
-            # is given: the run's worker process starts elsewhere
-            object.__setattr__(self, "auxiliary_machines",
-                               str(Path(self.auxiliary_machines).expanduser().resolve()))
+        object.__setattr__(self, "auxiliary_machines",
+                           auxiliary.setting_value(self.auxiliary_machines))
         if self.pooling not in POOLINGS:
             raise ASDError(f"The seed model setting pooling must be one of {', '.join(POOLINGS)}, "
                            f"not {self.pooling!r}.")
@@ -542,10 +537,11 @@ class SEResNetEmbedder(JointEmbedder):
         noise = supplemental[supplemental["supplemental_kind"] == "noise"]
         if not (self.config.noise_mixing or self.config.noise_augment):
             noise = noise.iloc[:0]
+        own = pd.concat([train, clean])
         extra = auxiliary.auxiliary_clips(self.config.auxiliary_machines, train, progress, cancel)
-        examples = pd.concat([train, clean, extra])
+        examples = pd.concat([own, extra])
         # the user's pseudo-labels are for the user's clips only
-        keys = class_keys(pd.concat([train, clean]), pseudo_labels) + class_keys(extra)
+        keys = class_keys(own, pseudo_labels) + class_keys(extra)
         self.classes_ = sorted(set(keys))
         self.machines_ = sorted(train["machine"].unique())
         index = {key: i for i, key in enumerate(self.classes_)}
