@@ -43,6 +43,14 @@ def setting_value(value) -> str:
     return value if value in MODES else str(Path(value).expanduser().resolve())
 
 
+def check_folder(setting: str) -> None:
+    """A clear error when ``setting`` is neither a mode nor an existing folder (a misspelt
+    mode reads as a folder)."""
+    if setting not in MODES and not Path(setting).is_dir():
+        raise ASDError(f"The auxiliary machines' folder {setting} does not exist; give one of "
+                       f"{', '.join(MODES)} or a dataset folder.")
+
+
 def source_for(setting: str, machines: list[str]) -> str | None:
     """Where the auxiliary machines come from for training clips of ``machines``: ``"demo"``,
     a folder, or None (no auxiliary machines)."""
@@ -59,11 +67,10 @@ def auxiliary_clips(setting: str, train: pd.DataFrame, progress: ProgressFn | No
     source = source_for(setting, train["machine"].tolist())
     if source is None:
         return train.iloc[:0]
+    if source != "demo":  # checked again: the folder may have gone since the run was queued
+        check_folder(source)
     folder = workspace.ensure_demo(progress=progress, cancel=cancel) if source == "demo" \
-        else Path(source).expanduser()
-    if not folder.is_dir():  # checked here, not in the config: a saved run must still load
-        raise ASDError(f"The auxiliary machines' folder {folder} does not exist; give one of "
-                       f"{', '.join(MODES)} or a dataset folder.")
+        else Path(source)
     clips = dataset.scan(folder, progress=progress, cancel=cancel).clips
     taken = set(train["machine"])
     clips = clips[(clips["split"] == "train") & ~clips["machine"].isin(taken)

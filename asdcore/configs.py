@@ -93,6 +93,10 @@ class Config:
         gives (a few keys) go through `from_dict` and get today's defaults."""
         return cls.from_dict({**cls.legacy, **data})
 
+    def check_new_run(self) -> None:
+        """What only a new run needs checked (a folder a setting names exists): `queue_run`
+        calls it, loading a saved config does not, so saved runs load when folders move."""
+
     def to_dict(self) -> dict:
         """Plain JSON-ready values: tuples become lists, as JSON would make them."""
         return json.loads(self.to_json())

@@ -299,7 +299,9 @@ def queue_run(name: str, config: TrainConfig, overwrite: bool = False,
     # Invalid settings or unreadable label files: a clear error before a run exists. Every
     # model setting is saved, not only the ones given, so a later change of a default does
     # not change what the run trains when it is resumed or reproduced.
-    config = dataclasses.replace(config, model_config=model_settings(config))
+    model_config = model_for(config).config
+    model_config.check_new_run()
+    config = dataclasses.replace(config, model_config=model_config.to_dict())
     for path in config.labels:
         read_label_csv(path)
     label_paths = {machine: runs.run_path(name) / "labels" / f"{machine}.csv"

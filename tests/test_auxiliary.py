@@ -1,6 +1,7 @@
 """Auxiliary machines: other machine types trained beside the user's as extra classes, never
 scored (`asdcore.auxiliary`, the seed model's ``auxiliary_machines``)."""
 
+import dataclasses
 import shutil
 
 import pytest
@@ -101,3 +102,25 @@ def test_a_run_with_auxiliary_machines_scores_only_the_users(tiny_data, tiny_dem
     result = pipeline.score_run(runs.open_run("with-auxiliary"))
     assert {row["machine"] for row in result["table"]} == {"fan"}
     assert 0.0 <= result["official_score"] <= 1.0
+
+
+def test_a_misspelt_mode_is_refused_when_the_run_is_queued_and_saved_runs_still_load(
+        tiny_data, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    config = pipeline.TrainConfig(data=str(tiny_data), model="seresnet18", machines=["fan"],
+                                  device="cpu",
+                                  model_config={**TINY, "auxiliary_machines": "dmeo"})
+    with pytest.raises(ASDError, match=r"dmeo does not exist; give one of none, auto, demo"):
+        pipeline.queue_run("misspelt", config)
+    assert "misspelt" not in {row["name"] for row in runs.list_runs()}
+    # a run queued with a folder that has gone since: its config still loads, training says why
+    (tmp_path / "other-data").mkdir()
+    moved = pipeline.queue_run("moved", dataclasses.replace(
+        config, model_config={**TINY, "auxiliary_machines": "other-data"}))
+    (tmp_path / "other-data").rmdir()
+    saved = pipeline.model_for(pipeline.TrainConfig.from_dict(runs.open_run("moved").config()),
+                               saved=True)
+    assert saved.config.auxiliary_machines == str(tmp_path / "other-data")
+    with pytest.raises(ASDError, match="other-data does not exist"):
+        with moved.working():
+            pipeline.train_run(moved)

@@ -205,6 +205,8 @@ class SEResNetConfig(Config):
         if self.seconds is not None and not 0.1 <= self.seconds <= 60:
             raise ASDError("The seed model's clip length must lie between 0.1 and 60 seconds.")
 
+    def check_new_run(self) -> None:
+        auxiliary.check_folder(self.auxiliary_machines)
 
 
 # --- network ---------------------------------------------------------------------------------
