@@ -13,11 +13,14 @@ classes (source, target), too easy a task to teach an embedding much (bench/RESU
 
 An auxiliary machine whose name the user's data already has is left out (the user's own clips
 decide what that name means). The auxiliary machines' names carry `PREFIX`, so their classes
-never merge with the user's.
+never merge with the user's. A model trained with them saves their `summary` (the folder,
+machines, clips and a fingerprint of the audio), so a later retraining can tell whether the same
+clips were used: the demo is regenerated whenever its generator version changes.
 """
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pandas as pd
@@ -81,3 +84,18 @@ def auxiliary_clips(setting: str, train: pd.DataFrame, progress: ProgressFn | No
     report(progress, 0, 1, f"training beside {clips['machine'].nunique()} auxiliary machine "
            f"types from {folder} ({len(clips)} clips)")
     return clips.assign(machine=PREFIX + clips["machine"])
+
+
+def summary(clips: pd.DataFrame) -> dict | None:
+    """What `auxiliary_clips` gave, to save with the model: the dataset folders, machine
+    types, number of clips and the SHA-256 of their audio files in name order (None when
+    there were none)."""
+    if clips.empty:
+        return None
+    digest = hashlib.sha256()
+    for path in sorted(clips["path"]):
+        digest.update(Path(path).read_bytes())
+    folders = {path[:-len(clip_id)].rstrip("/\\")
+               for path, clip_id in zip(clips["path"], clips["clip_id"], strict=True)}
+    return {"folders": sorted(folders), "machines": sorted(clips["machine"].unique()),
+            "clips": int(len(clips)), "sha256": digest.hexdigest()}

@@ -9,6 +9,7 @@ import pytest
 from asdcore import dataset, pipeline, runs, workspace
 from asdcore.auxiliary import PREFIX
 from asdcore.errors import ASDError
+from asdcore.models.saved import MODEL_JSON
 from asdcore.models.seresnet import SEResNetConfig, SEResNetEmbedder
 
 TINY = dict(width=4, embedding_dim=16, subclusters=4, batch_size=16, device="cpu",
@@ -99,6 +100,8 @@ def test_a_run_with_auxiliary_machines_scores_only_the_users(tiny_data, tiny_dem
     run = pipeline.queue_run("with-auxiliary", config)
     with run.working():
         pipeline.train_run(run)
+    saved = SEResNetEmbedder.load(next(run.path.rglob(MODEL_JSON)).parent)
+    assert saved.auxiliary_["clips"] == len(tiny_demo[tiny_demo["machine"] != "fan"])
     result = pipeline.score_run(runs.open_run("with-auxiliary"))
     assert {row["machine"] for row in result["table"]} == {"fan"}
     assert 0.0 <= result["official_score"] <= 1.0
@@ -124,3 +127,20 @@ def test_a_misspelt_mode_is_refused_when_the_run_is_queued_and_saved_runs_still_
     with pytest.raises(ASDError, match="other-data does not exist"):
         with moved.working():
             pipeline.train_run(moved)
+
+
+def test_the_auxiliary_clips_are_summarised_for_the_saved_model(train_clips, tiny_data, tmp_path):
+    fan = train_clips[train_clips["machine"] == "fan"]
+    other = tmp_path / "other"
+    shutil.copytree(tiny_data, other)
+    first, data = _training(fan, str(other))
+    summary = first.auxiliary_
+    assert summary["folders"] == [str(other)] and summary["clips"] == len(data) - len(fan)
+    assert fan["machine"].iloc[0] not in summary["machines"]
+    again, _ = _training(fan, str(other))
+    assert again.auxiliary_ == summary  # the same clips: the same fingerprint
+    changed = next(p for p in (other).rglob("*.wav") if "/train/" in str(p)
+                   and "/fan/" not in str(p))
+    changed.write_bytes(changed.read_bytes()[:-2] + b"\x01\x00")
+    assert _training(fan, str(other))[0].auxiliary_["sha256"] != summary["sha256"]
+    assert _training(fan, "none")[0].auxiliary_ is None

@@ -463,7 +463,8 @@ class SEResNetEmbedder(JointEmbedder):
     """The seed model as a registry entry: ``fit_clips`` on all machines, ``embed_clips``.
 
     Fitted state: ``classes_`` (class names, index = label), ``machines_``, ``seconds_`` (clip
-    length), ``history_`` (loss, throughput per epoch) and the network.
+    length), ``history_`` (loss, throughput per epoch), ``auxiliary_`` (`auxiliary.summary` of
+    the auxiliary machines' clips, None without them) and the network.
     """
 
     name = "seresnet18"
@@ -489,6 +490,7 @@ class SEResNetEmbedder(JointEmbedder):
         self.machines_: list[str] = []
         self.seconds_: float | None = None
         self.history_: dict = {}
+        self.auxiliary_: dict | None = None
 
     def feature_config(self, clip_seconds: float | None = None) -> LogMelConfig:
         seconds = self.seconds_ or self.config.seconds or clip_seconds or MAX_SECONDS
@@ -541,6 +543,7 @@ class SEResNetEmbedder(JointEmbedder):
             noise = noise.iloc[:0]
         own = pd.concat([train, clean])
         extra = auxiliary.auxiliary_clips(self.config.auxiliary_machines, train, progress, cancel)
+        self.auxiliary_ = auxiliary.summary(extra)
         examples = pd.concat([own, extra])
         # the user's pseudo-labels are for the user's clips only
         keys = class_keys(own, pseudo_labels) + class_keys(extra)
@@ -576,7 +579,8 @@ class SEResNetEmbedder(JointEmbedder):
         with atomic.atomic_path(directory / "weights.pt") as tmp:
             torch.save({k: v.cpu() for k, v in model.state_dict().items()}, tmp)
         write_model_json(directory, self, classes=self.classes_, machines=self.machines_,
-                         seconds=self.seconds_, history=self.history_)
+                         seconds=self.seconds_, history=self.history_,
+                         auxiliary=self.auxiliary_)
         return directory
 
     @classmethod
@@ -586,6 +590,7 @@ class SEResNetEmbedder(JointEmbedder):
         embedder = cls(config)
         embedder.classes_, embedder.machines_ = meta["classes"], meta["machines"]
         embedder.seconds_, embedder.history_ = meta["seconds"], meta.get("history", {})
+        embedder.auxiliary_ = meta.get("auxiliary")
         model = SeedModel(config, embedder.feature_config(), len(embedder.classes_),
                           target_class_indices(embedder.classes_))
         model.load_state_dict(torch.load(directory / "weights.pt", map_location="cpu",
