@@ -76,7 +76,8 @@ SYSTEMS = {
     "no-pseudo-labels": ("recipe without pseudo-labels", dict(SEResNetConfig.recipe)),
     "defaults-no-pseudo-labels": ("defaults without pseudo-labels",
                                   {**SEResNetConfig.recipe, "featex": False}),
-    # the defaults (the recipe without FeatEx, RESULTS) with one part more off
+    # "defaults" here: those from 2026-12-06 to 2026-12-07 22:13 UTC, the recipe without
+    # FeatEx (RESULTS; FeatEx is on again since), with one part more off
     "defaults-no-mixup": ("defaults without mixup (recipe without FeatEx or mixup)",
                           {**SEResNetConfig.recipe, "featex": False, "mixup": False}),
     "defaults-e-off": ("defaults with the spectrum in dB (e off)",

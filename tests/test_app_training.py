@@ -98,8 +98,7 @@ def test_seed_model_shows_its_switches_and_a_bad_combination_is_an_error(isolate
     assert any(label.startswith("Mixup") for label in labels)
     assert any(label.startswith("Noise mixing") for label in labels)
     featex = next(c for c in at.checkbox if c.label.startswith("FeatEx"))
-    assert not featex.value  # off by default (bench/RESULTS.md); FeatEx needs the spectrum
-    featex.check().run()
+    assert featex.value  # on by default, as the recipe (bench/RESULTS.md); it needs the spectrum
     next(c for c in at.checkbox if c.label.startswith("Full-spectrum")).uncheck().run()
     next(b for b in at.button if b.label == "Start training").click().run()
     assert not at.exception

@@ -38,12 +38,12 @@ def _tones(n_per_class: int, freqs=(300.0, 1100.0, 3100.0), seed: int = 0):
 
 
 def test_the_defaults_are_the_recipe():
-    """The defaults follow the SSL recipe (issue 16) but for FeatEx, off by measurement; the
+    """The defaults are the SSL recipe (issue 16; FeatEx back on by measurement); the
     behaviour before it is one dict away (``legacy``) and differs in every setting the recipe
     names but FeatEx, which both have on, and the target classes' centres, which were always the
     recipe's."""
-    assert SEResNetConfig() == SEResNetConfig(**{**SEResNetConfig.recipe, "featex": False})
-    assert SEResNetConfig.recipe["featex"] and not SEResNetConfig().featex
+    assert SEResNetConfig() == SEResNetConfig(**SEResNetConfig.recipe)
+    assert SEResNetConfig.recipe["featex"] and SEResNetConfig().featex
     assert SEResNetConfig.recipe["target_subclusters"] is None
     old = SEResNetConfig(**SEResNetConfig.legacy)
     assert old.featex and old.target_subclusters is None

@@ -158,8 +158,8 @@ def test_target_classes_get_their_own_number_of_centres():
     model = SeedModel(config, LogMelConfig(seconds=1.0), 4, target_class_indices(classes))
     per_class = model.main_head.active.view(4, 4).sum(dim=1).tolist()
     assert per_class == [4, 1, 4, 1]
-    # the exchange head's class j stands for class j mod C
-    assert model.exchange_head.active.view(12, 4).sum(dim=1).tolist() == per_class * 3
+    # the exchange head's class j stands for class j mod C (9C: StatEx and FeatEx stacked)
+    assert model.exchange_head.active.view(36, 4).sum(dim=1).tolist() == per_class * 9
     recipe = SeedModel(SEResNetConfig(**{**SMALL, "subclusters": 4}), LogMelConfig(seconds=1.0),
                        4, target_class_indices(classes))
     assert bool(recipe.main_head.active.all())  # unset (the recipe): every class, every centre

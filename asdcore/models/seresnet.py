@@ -26,7 +26,7 @@ classes sees the samples no exchange touched (``main_head_samples``; the SSL rec
 every sample's embedding before FeatEx with its mixup label); the exchange head over 3C (StatEx
 or FeatEx) or 9C (both) sees the exchanged embeddings. Mixup mixes waveforms and labels before
 either. The defaults follow the recipe (``SEResNetConfig.recipe``, issue 16; measured in
-bench/RESULTS.md) but for FeatEx, off by measurement; settings a saved run lacks keep the
+bench/RESULTS.md), FeatEx included since it was measured again; settings a saved run lacks keep the
 behaviour it was trained with (``SEResNetConfig.legacy``).
 """
 
@@ -80,9 +80,9 @@ class SEResNetConfig(Config):
     # The settings of issue 16 and FeatEx as the SSL recipe (wilkinghoff/ssl4asd) has them. The
     # defaults follow it unless measurement on several yardsticks says otherwise (bench/
     # RESULTS.md, "Seed recipe": on three yardsticks at 10 epochs only demo v3 preferred the old
-    # settings, and held-back real recordings preferred the recipe's), except FeatEx: off by
-    # default, because the recipe scored higher without it by the rule written before
-    # measuring ("Seed recipe without FeatEx or mixup on the three yardsticks").
+    # settings, and held-back real recordings preferred the recipe's). FeatEx was off by
+    # default from 2026-12-06 ("Seed recipe without FeatEx or mixup on the three yardsticks",
+    # at global pooling) and is on again since 2026-12-07 ("FeatEx at today's defaults").
     recipe: ClassVar[dict] = {
         "seconds": MAX_SECONDS, "random_offset": True, "temporal_norm": True,
         "spectrum_input": "magnitude", "dynamic_scale": True,
@@ -142,10 +142,10 @@ class SEResNetConfig(Config):
     mixup_p: float = 0.5
     statex: bool = setting(True, "StatEx (statistics exchange, self-supervised)", "checkbox",
                            group=_SWITCHES)
-    featex: bool = setting(False, "FeatEx (feature exchange, self-supervised; needs the "
+    featex: bool = setting(True, "FeatEx (feature exchange, self-supervised; needs the "
                            "spectrum branch)", "checkbox", group=_SWITCHES,
-                           help="The SSL recipe's; off by default: the recipe scored higher "
-                           "without it on our yardsticks (bench/RESULTS.md).")
+                           help="The SSL recipe's; on by default (bench/RESULTS.md, \"FeatEx "
+                           "at today's defaults\").")
     exchange_p: float = 0.5
     noise_mixing: bool = setting(True, "Noise mixing: supplemental clean + noise clips as extra "
                                  "training clips", "checkbox", group=_SWITCHES)
