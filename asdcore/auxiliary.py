@@ -70,8 +70,7 @@ def auxiliary_clips(setting: str, train: pd.DataFrame, progress: ProgressFn | No
     source = source_for(setting, train["machine"].tolist())
     if source is None:
         return train.iloc[:0]
-    if source != "demo":  # checked again: the folder may have gone since the run was queued
-        check_folder(source)
+    check_folder(source)  # again: a folder may have gone since the run was queued
     folder = workspace.ensure_demo(progress=progress, cancel=cancel) if source == "demo" \
         else Path(source)
     clips = dataset.scan(folder, progress=progress, cancel=cancel).clips
