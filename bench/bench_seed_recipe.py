@@ -96,6 +96,10 @@ SYSTEMS = {
                                 "the data holds one machine type (auxiliary_machines=auto)",
                                 {**SEResNetConfig.recipe, "featex": False,
                                  "auxiliary_machines": "auto"}),
+    # the network's width (h): the seed's SE-ResNet18 is 64, the CPU default 32, the SSL
+    # recipe's 16; a system's own width wins over --width and keeps -wN out of its run name
+    **{f"width-{width}": (f"recipe at width {width}", {**SEResNetConfig.recipe, "width": width})
+       for width in (16, 32, 64)},
 }
 # Systems that never take pseudo-labels, even with --pseudo-labels.
 WITHOUT_LABELS = {"no-pseudo-labels", "defaults-no-pseudo-labels"}
@@ -275,8 +279,7 @@ def main() -> None:
     trained: dict[str, set] = {"epochs": set(), "width": set(), "num_threads": set()}
     # demo runs keep the names they had before there were other yardsticks
     prefix = "recipebench" + ("" if args.yardstick == "demo" else f"-{args.yardstick}") + (
-        f"-{'-'.join(sorted(args.machines))}" if args.machines else "") + (
-        f"-w{args.width}" if args.width else "")
+        f"-{'-'.join(sorted(args.machines))}" if args.machines else "")
     labelled = f"-pl-{clustering_tag(*clustering)}" if clustering else ""
     for seed in args.seeds:
         data = dataset_for(args.yardstick, seed, args.machines) if args.train else None
@@ -285,12 +288,14 @@ def main() -> None:
             label, settings = SYSTEMS[key]
             config = {**settings, "epochs": args.epochs, "seed": seed,
                       "num_threads": args.threads}
-            if args.width:
+            own_width = "width" in settings
+            if args.width and not own_width:
                 config["width"] = args.width
+            width_tag = f"-w{args.width}" if args.width and not own_width else ""
             # a system without labels is the same run whatever the clustering
             without = key in WITHOUT_LABELS
-            run = trained_run(data, f"{prefix}{'' if without else labelled}-{key}-{seed}",
-                              config, args.train, None if without else label_sets)
+            name = f"{prefix}{width_tag}{'' if without else labelled}-{key}-{seed}"
+            run = trained_run(data, name, config, args.train, None if without else label_sets)
             if run is None:
                 continue
             train_s.setdefault(label, []).append(training_seconds(run))
