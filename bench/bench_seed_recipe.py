@@ -289,8 +289,9 @@ def main() -> None:
             config = {**settings, "epochs": args.epochs, "seed": seed,
                       "num_threads": args.threads}
             own_width = "width" in settings
-            if args.width and not own_width:
-                config["width"] = args.width
+            # always explicit, so a run trained at another width (e.g. the CPU default before
+            # 2026-12-08, 32) is refused rather than reused under the new default's name
+            config["width"] = settings.get("width") or args.width or SEResNetConfig().width
             width_tag = f"-w{args.width}" if args.width and not own_width else ""
             # a system without labels is the same run whatever the clustering
             without = key in WITHOUT_LABELS

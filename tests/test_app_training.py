@@ -106,6 +106,21 @@ def test_seed_model_shows_its_switches_and_a_bad_combination_is_an_error(isolate
     assert runs.list_runs() == []
 
 
+def test_the_width_box_starts_at_the_seeds_and_a_narrower_network_is_saved_with_the_run(
+        isolated):
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    width = at.number_input(key="width_seresnet18_64")
+    assert width.value == 64 and "32" in width.help  # the faster CPU choice is named
+    width.set_value(32).run()
+    at.text_input[0].input("narrow").run()
+    next(b for b in at.button if b.label == "Start training").click().run()
+    assert not at.exception, at.exception
+    run = runs.open_run("narrow")
+    run.request_cancel()  # only the saved settings matter here, not the training
+    assert run.config()["model_config"]["width"] == 32
+    assert wait_until_finished(run)["state"] in ("cancelled", "done")
+
+
 def test_epochs_offered_are_the_demo_best_on_the_demo_and_the_recipe_elsewhere(
         fresh_app, tiny_data, demo_marked_data):
     from asdcore import workspace

@@ -53,6 +53,7 @@ def test_the_defaults_are_the_recipe():
     assert c.main_head_samples == "all" and c.dynamic_scale and c.temporal_norm
     assert not c.trainable_centres and c.trainable_exchange_centres
     assert c.spectrum_input == "magnitude" and c.seconds == 10.0 and c.random_offset
+    assert c.width == 64  # SE-ResNet18's on every device (32 on CPU before 2026-12-08)
     model = SeedModel(SEResNetConfig(**RECIPE), LogMelConfig(seconds=SECONDS), n_classes=3)
     assert not model.main_head.centres.requires_grad
     assert model.exchange_head.centres.requires_grad

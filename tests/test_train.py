@@ -12,7 +12,7 @@ import torch
 
 from asdcore import dataset, pipeline, runs
 from asdcore.errors import Cancelled
-from asdcore.models.seresnet import CPU_WIDTH, FULL_WIDTH, SEResNetConfig, SEResNetEmbedder
+from asdcore.models.seresnet import FULL_WIDTH, SEResNetConfig, SEResNetEmbedder
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = dict(width=4, embedding_dim=16, subclusters=4, batch_size=16, device="cpu", num_threads=1)
@@ -122,7 +122,7 @@ def test_cli_train_score_with_labels_resume(tiny_data, tmp_path):
     assert run.config()["labels"] == [str(label_csv)]
     meta = json.loads((run.weights_dir / "joint" / "model.json").read_text())
     assert "slider/00/source/label=1" in meta["classes"]
-    assert meta["config"]["width"] == CPU_WIDTH < FULL_WIDTH  # the narrower CPU default
+    assert meta["config"]["width"] == FULL_WIDTH == 64  # the seed's width, on CPU too
     assert (run.path / "checkpoint.pt").is_file()
 
     scored = cli("score", run_dir, "--backend", "knn")
@@ -231,17 +231,18 @@ def test_cudnn_autotune_and_threads_leave_the_global_settings_as_they_were(befor
 
 @pytest.mark.slow
 def test_a_run_resumes_at_the_width_it_started_with(tiny_clips, tmp_path, monkeypatch):
-    """The default width depends on the device (and once changed between versions): a run
-    checkpointed at one width resumes at it, where it would otherwise fail to load."""
+    """An unset width (runs queued before 2026-12-08) depends on the device, and the default
+    has changed between versions: a run checkpointed at one width resumes at it, where it would
+    otherwise fail to load."""
     from asdcore.models import seresnet
 
     checkpoint = tmp_path / "checkpoint.pt"
-    monkeypatch.setattr(seresnet, "CPU_WIDTH", 4)
+    monkeypatch.setattr(seresnet, "LEGACY_CPU_WIDTH", 4)
     with pytest.raises(Cancelled):
         calls = []
         _fit(tiny_clips, checkpoint=checkpoint, epochs=2, width=None,
              cancel=lambda: calls.append(1) or len(calls) >= 12)
-    monkeypatch.setattr(seresnet, "CPU_WIDTH", 8)
+    monkeypatch.setattr(seresnet, "LEGACY_CPU_WIDTH", 8)
     resumed = _fit(tiny_clips, checkpoint=checkpoint, epochs=2, width=None)
     assert resumed.config.width == 4 and len(resumed.history_["loss"]) == 2
     assert _fit(tiny_clips, epochs=1, width=None).config.width == 8  # a new run
