@@ -488,7 +488,7 @@ class SEResNetEmbedder(JointEmbedder):
     # quick first run. Chosen on demo v2 (old settings, width 32, 3 seeds: 0.735 against 10
     # epochs' 0.699); on demo v3 (3 seeds, knn) 1 epoch scores higher too (recipe 0.566 against
     # 0.535, old settings 0.586 against 0.569), and on demo v4 (defaults, knn-dg: 0.562
-    # against 0.535).
+    # against 0.535; at width 64 with FeatEx, 0.553 against 0.534 in a ninth of the time).
     demo_settings = {"epochs": 1}
 
     def __init__(self, config: SEResNetConfig | None = None):
