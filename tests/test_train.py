@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from asdcore import dataset, pipeline, runs
-from asdcore.errors import Cancelled
+from asdcore.errors import ASDError, Cancelled
 from asdcore.models.seresnet import FULL_WIDTH, SEResNetConfig, SEResNetEmbedder
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -89,6 +89,19 @@ def test_cancel_then_resume_gives_the_uninterrupted_weights(tiny_clips, tmp_path
     resumed = _fit(tiny_clips, checkpoint=checkpoint, epochs=2, seed=1)
     assert _same(uninterrupted, _weights(resumed))
     assert len(resumed.history_["loss"]) == 2
+
+
+def test_the_final_checkpoint_keeps_no_optimizer_state_and_resuming_it_does_nothing(
+        tiny_clips, tmp_path):
+    checkpoint = tmp_path / "checkpoint.pt"
+    trained = _fit(tiny_clips, checkpoint=checkpoint, epochs=1, seed=2)
+    saved = torch.load(checkpoint, weights_only=True)
+    assert saved["epoch"] == 1 and saved["optimizer"] is None  # Adam's moments left out
+    again = _fit(tiny_clips, checkpoint=checkpoint, epochs=1, seed=2)  # a finished run resumed
+    assert _same(_weights(trained), _weights(again))
+    assert again.history_["loss"] == trained.history_["loss"]
+    with pytest.raises(ASDError, match="finished training"):  # no optimizer to go on with
+        _fit(tiny_clips, checkpoint=checkpoint, epochs=2, seed=2)
 
 
 def test_pseudo_labels_become_classes(tiny_clips):
