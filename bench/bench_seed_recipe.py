@@ -96,6 +96,9 @@ SYSTEMS = {
                                 "the data holds one machine type (auxiliary_machines=auto)",
                                 {**SEResNetConfig.recipe, "featex": False,
                                  "auxiliary_machines": "auto"}),
+    "auxiliary-auto": ("today's defaults with the demo's machines as auxiliary classes where "
+                       "the data holds one machine type (auxiliary_machines=auto)",
+                       {**SEResNetConfig.recipe, "auxiliary_machines": "auto"}),
     # the network's width (h): the seed's SE-ResNet18 is 64, the CPU default 32, the SSL
     # recipe's 16; a system's own width wins over --width and keeps -wN out of its run name
     **{f"width-{width}": (f"recipe at width {width}", {**SEResNetConfig.recipe, "width": width})
