@@ -37,12 +37,7 @@ from asdcore.labels import (
     reduce,
     suggest_band,
 )
-from asdcore.labels.clustering import (
-    BAND_FEATURES,
-    DEFAULT_FEATURE,
-    DEFAULT_PER_DOMAIN,
-    MAX_COMPONENTS,
-)
+from asdcore.labels.clustering import BAND_FEATURES, DEFAULT_FEATURE, DEFAULT_PER_DOMAIN
 from asdcore.labels.selection import analysis_rate
 from bench.label_yardsticks import quality, yardsticks
 from bench.results import append
@@ -120,50 +115,6 @@ def compare_domains(sticks, features=(DEFAULT_FEATURE, DOMAIN_CANDIDATE)) -> tup
     return "\n".join(rows), scores
 
 
-def single_class_groups(vectors, clips, truth, n_components, min_clips: int = 9
-                        ) -> tuple[int, int]:
-    """How many of the domain x true class groups of at least ``min_clips`` of ``clips`` (with
-    their feature ``vectors``) the default clustering, given that group alone, keeps as one
-    label: ``(kept, groups)`` (what a domain with one operating condition looks like; RESULTS
-    "The plant seed-6 compressor")."""
-    classes = np.array([f"{d}/{truth.get(f)}"
-                        for d, f in zip(clips["domain"], clips["file"], strict=True)])
-    groups = [np.flatnonzero(classes == c) for c in sorted(set(classes))
-              if not c.endswith("/None")]
-    groups = [rows for rows in groups if len(rows) >= min_clips]
-    one = sum(cluster_points(reduce(vectors[rows], n_components=n_components))[1]["k"] == 1
-              for rows in groups)
-    return int(one), len(groups)
-
-
-def compare_dimensions(sticks) -> tuple[str, dict, dict]:
-    """The default clustering at `MAX_COMPONENTS` and at ``n_components="auto"`` (RESULTS "The
-    clustering's dimensions follow the group's size"): ``(markdown rows, {choice: {yardstick:
-    ARI}}, {choice: [kept, groups]})`` with the single-class groups kept as one label."""
-    rows = ["| yardstick | clips | true classes | dimensions | k | ARI | NMI | single-class "
-            "groups kept whole | seconds |", "|---|---|---|---|---|---|---|---|---|"]
-    scores: dict[str, dict[str, float]] = {}
-    single: dict[str, list[int]] = {}
-    for name, ds, machine, truth in sticks:
-        vectors, clips, _ = readable_features(machine_clips(ds, machine), DEFAULT_FEATURE)
-        for choice in (MAX_COMPONENTS, "auto"):
-            start = time.perf_counter()
-            result = cluster_machine(ds, machine, n_components=choice)
-            ari, nmi = quality(result.labels, truth)
-            one, groups = single_class_groups(vectors, clips, truth, choice)
-            key = str(choice)
-            scores.setdefault(key, {})[name] = ari
-            total = single.setdefault(key, [0, 0])
-            total[0] += one
-            total[1] += groups
-            ks = " + ".join(str(group["k"]) for group in result.groups)
-            rows.append(f"| {name} | {len(result.labels)} | {len(set(truth.values()))} | "
-                        f"{choice} | {ks} | {ari:.3f} | {nmi:.3f} | {one} of {groups} | "
-                        f"{time.perf_counter() - start:.0f} |")
-            print(rows[-1], flush=True)
-    return "\n".join(rows), scores, single
-
-
 def verdict(scores: dict[str, dict[str, float]], default_key: str = DEFAULT_FEATURE) -> str:
     """The rule: a candidate replaces the default when its mean ARI is higher and it loses at
     most `MAX_DROP` on every yardstick; of several, the highest mean."""
@@ -220,40 +171,12 @@ def main() -> None:
                              "under the yardsticks' folder: 'demo seed N ...')")
     parser.add_argument("--envelope-only", action="store_true",
                         help="only the envelope labels, not the clustering's number of labels")
-    parser.add_argument("--dims", action="store_true",
-                        help=f"compare the default clustering at {MAX_COMPONENTS} dimensions and "
-                             "at the group's size ('auto') instead")
     parser.add_argument("--fresh", nargs="+", metavar="NAME",
-                        help="with --domains or --dims: the yardsticks that decide first "
-                             "(never seen)")
+                        help="with --domains: the yardsticks that decide first (never seen)")
     args = parser.parse_args()
     sticks = [s for s in yardsticks(BASE, args.demo, tuple(args.plant_seeds),
                                     tuple(args.demo_seeds))
               if not args.only or s[0] in args.only]
-    if args.dims:
-        table, scores, single = compare_dimensions(sticks)
-        decided = {key: {n: a for n, a in per.items() if n not in REPORTED_ONLY}
-                   for key, per in scores.items()}
-        fresh = {key: {n: a for n, a in per.items() if n in (args.fresh or [])}
-                 for key, per in decided.items()}
-        reported = "\n".join(f"- {key} dimensions on {name}: ARI {per[name]:.3f}"
-                             for key, per in scores.items() for name in REPORTED_ONLY
-                             if name in per)
-        kept = "\n".join(f"- {key} dimensions: {one} of {groups} single-class groups kept as "
-                         "one label" for key, (one, groups) in single.items())
-        default = str(MAX_COMPONENTS)
-        body = ("The default clustering (`cluster_machine`: the default feature, domains apart, "
-                f"k auto, Gaussian mixture, seed 0) at {MAX_COMPONENTS} principal components "
-                "and at `n_components=\"auto\"`; single-class groups: each domain x true class "
-                f"of at least 9 clips clustered alone.\n\n{table}\n\n"
-                + (f"Decided on the fresh yardsticks ({', '.join(args.fresh)}):\n\n"
-                   f"{verdict(fresh, default)}\n\n" if args.fresh else "")
-                + f"Decided on every yardstick but {', '.join(REPORTED_ONLY)}:\n\n"
-                f"{verdict(decided, default)}\n\n{kept}\n\nNot decided on:\n\n{reported}")
-        print(body)
-        if not args.no_append:
-            append("bench_label_k.py --dims: the clustering's dimensions (issue 17)", body)
-        return
     if args.domains:
         candidates = args.features or [DOMAIN_CANDIDATE]
         choices = (DEFAULT_CHOICE, f"{candidates[0]}, apart")

@@ -86,24 +86,6 @@ def test_cluster_points_refuses_bad_requests():
             reduce(points, "umap")
 
 
-def test_auto_dimensions_follow_the_number_of_clips():
-    from asdcore.labels.clustering import MAX_COMPONENTS, mixture_dimensions
-
-    # two clips per parameter of each component of a two-label full-covariance mixture
-    for n in (10, 40, 80, 175, 176, 990):
-        d = mixture_dimensions(n)
-        assert 2 <= d <= MAX_COMPONENTS
-        assert d == 2 or d * (d + 3) / 2 <= n / 4
-        assert d == MAX_COMPONENTS or (d + 1) * (d + 4) / 2 > n / 4
-    assert [mixture_dimensions(n) for n in (10, 80, 176)] == [2, 5, 8]
-    wide = np.random.default_rng(3).normal(0, 1, (80, 20))
-    assert reduce(wide, n_components="auto").shape == (80, 5)
-    assert reduce(wide[:10], n_components="auto").shape == (10, 2)
-    for bad in ("many", 0, 2.5):
-        with pytest.raises(ASDError, match="positive whole number or 'auto'"):
-            reduce(wide, n_components=bad)
-
-
 def test_cluster_machine_recovers_hidden_attributes_on_tiny_data(tiny):
     # 14 clips, two of them target clips of their own classes: no stable k of 2 or more
     # keeps every label at 3 clips, so "auto" says one label (and why); k given recovers them

@@ -66,7 +66,6 @@ MODULATION_RANGE, MODULATION_MIN_STEP, MODULATION_MEDIAN_HZ = (5.0, 500.0), 1.0,
 SPECTRUM_LINE_RANGE, SPECTRUM_LINE_MIN_STEP, SPECTRUM_MEDIAN_HZ = (30.0, 7900.0), 8.0, 100.0
 SHAPE_RANGE, SHAPE_BANDS_PER_OCTAVE = (50.0, 7900.0), 6  # spectral shape: band levels
 DEFAULT_K_MAX = 8
-MAX_COMPONENTS = 8  # principal components the clustering keeps (at most, with "auto")
 
 
 @dataclass
@@ -302,26 +301,10 @@ def standardise(vectors: np.ndarray) -> np.ndarray:
     return (vectors - vectors.mean(axis=0)) / np.maximum(spread / (LOUD_SPREAD * typical), 1.0)
 
 
-def mixture_dimensions(n_clips: int) -> int:
-    """The dimensions ``n_components="auto"`` keeps for ``n_clips`` clips: the most, up to
-    `MAX_COMPONENTS` and at least 2, at which each component of a two-label full-covariance
-    mixture has two clips per parameter, d (d + 3) / 2 <= n / 4 (issue 17: with 8 dimensions
-    the 40-clip loads of a compressor were too few for the mixture to split them stably)."""
-    d = MAX_COMPONENTS
-    while d > 2 and d * (d + 3) / 2 > n_clips / 4:
-        d -= 1
-    return d
-
-
-def reduce(vectors: np.ndarray, method: str = "pca",
-           n_components: int | str = MAX_COMPONENTS, seed: int = 0) -> np.ndarray:
+def reduce(vectors: np.ndarray, method: str = "pca", n_components: int = 8,
+           seed: int = 0) -> np.ndarray:
     """``vectors`` `standardise`d and reduced to at most ``n_components`` dimensions (PCA, or
-    UMAP); "auto": `mixture_dimensions` of the number of vectors."""
-    if n_components == "auto":
-        n_components = mixture_dimensions(len(vectors))
-    elif not isinstance(n_components, int) or n_components < 1:
-        raise ASDError(f"The number of dimensions must be a positive whole number or 'auto', "
-                       f"not {n_components!r}.")
+    UMAP)."""
     vectors = standardise(vectors)
     n = min(n_components, vectors.shape[1], max(len(vectors) - 1, 1))
     if method == "pca":
@@ -456,7 +439,7 @@ def _silhouette(points, labels) -> float | None:
 def cluster_machine(ds: Dataset, machine: str, feature: str = DEFAULT_FEATURE,
                     method: str = "gmm",
                     k: int | str = "auto", k_max: int = DEFAULT_K_MAX, reduction: str = "pca",
-                    n_components: int | str = MAX_COMPONENTS, per_domain: bool = DEFAULT_PER_DOMAIN,
+                    n_components: int = 8, per_domain: bool = DEFAULT_PER_DOMAIN,
                     splits: tuple[str, ...] = ("train",), band: dsp.Band | None = None,
                     run: str | Path | None = None, seed: int = 0,
                     progress: ProgressFn | None = None, cancel: CancelFn | None = None
