@@ -11,7 +11,7 @@ domain, and two ratios of them:
   domains keep one scale; far above 1, target normal clips outscore source anomalies under a
   plain nearest-neighbour backend).
 
-    python bench/bench_domain_scale.py RUN [RUN ...] [--append]
+    python -m bench.bench_domain_scale RUN [RUN ...] [--append]
 
 RUN is a run name (in the workspace) or a run folder; the run must have been scored.
 """
@@ -83,7 +83,11 @@ def main() -> None:
              "|---|---|" + "---|" * len(COLUMNS)]
     for name in args.runs:
         run = runs.Run(runs.run_path(name))
-        for machine, values in domain_scale(run).items():
+        try:
+            scales = domain_scale(run)
+        except ASDError as err:
+            raise SystemExit(f"{name}: {err}") from None
+        for machine, values in scales.items():
             lines.append(f"| {run.name} | {machine} | "
                          + " | ".join(f"{values[c]:.3g}" if c in COLUMNS[:3]
                                       else f"{values[c]:.2f}" for c in COLUMNS) + " |")
