@@ -23,7 +23,7 @@ import argparse
 import numpy as np
 import pandas as pd
 
-from asdcore import dataset, results, runs
+from asdcore import dataset, results, runs, scoring
 from asdcore.errors import ASDError
 from bench.results import append
 
@@ -31,15 +31,10 @@ COLUMNS = ("source normal", "source anomaly", "target normal", "anomaly / normal
            "target / source")
 
 
-def nearest_training_distance(test: np.ndarray, train: np.ndarray) -> np.ndarray:
-    """Cosine distance of each ``test`` row to its nearest ``train`` row (both unit rows)."""
-    return 1.0 - (test @ train.T).max(axis=1)
-
-
 def machine_scale(clips: pd.DataFrame, clip_ids: np.ndarray, vectors: np.ndarray
                   ) -> dict[str, float]:
-    """`COLUMNS` of one machine type: its ``clips`` and their saved embeddings."""
-    vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    """`COLUMNS` of one machine type: its ``clips`` and their saved embeddings. The distance to
+    the nearest training clip is the `knn` backend's score fitted on that domain's clips."""
     row_of = {clip_id: row for row, clip_id in enumerate(clip_ids)}
 
     def embedded(chosen: pd.DataFrame) -> np.ndarray:
@@ -53,8 +48,8 @@ def machine_scale(clips: pd.DataFrame, clip_ids: np.ndarray, vectors: np.ndarray
             test = embedded(of_domain[(of_domain["split"] == "test")
                                       & (of_domain["label"] == label)])
             if len(train) and len(test):
-                medians[f"{domain} {label}"] = float(np.median(
-                    nearest_training_distance(test, train)))
+                nearest = scoring.CosineKNN(k=1).fit(train).decision_function(test)
+                medians[f"{domain} {label}"] = float(np.median(nearest))
     if not set(COLUMNS[:3]) <= set(medians):
         raise ASDError(f"{clips['machine'].iloc[0]} lacks training or test clips of a domain, "
                        "or anomalies.")
